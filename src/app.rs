@@ -1,0 +1,80 @@
+//! The state shared by socket handlers, REST handlers and background tasks.
+
+use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sea_orm::DatabaseConnection;
+use socketioxide::SocketIo;
+use socketioxide::operators::BroadcastOperators;
+
+use crate::auth::Verifier;
+use crate::config::ServerConfig;
+use crate::metrics::Metrics;
+use crate::realtime::presence::Presence;
+use crate::realtime::stats::StatsCoalescer;
+use crate::realtime::typing::TypingTimers;
+use crate::service::SessionLocks;
+use crate::shutdown::InFlight;
+
+pub type AppState = Arc<App>;
+
+pub struct App {
+    pub db: DatabaseConnection,
+    /// Set once, right after the Socket.IO layer is built: the layer needs
+    /// this state and REST handlers need the layer's `SocketIo` to emit.
+    io: OnceLock<SocketIo>,
+    pub verifier: Verifier,
+    pub config: ServerConfig,
+    /// A name for this process in `/ws/stats` (several nodes share a Redis).
+    pub node_id: String,
+    /// send-message, per `(tenant, user)`, socket and REST together.
+    pub send_limiter: DefaultKeyedRateLimiter<(String, String)>,
+    /// typing, per socket id.
+    pub typing_limiter: DefaultKeyedRateLimiter<String>,
+    pub presence: Presence,
+    pub typing: TypingTimers,
+    pub stats: StatsCoalescer,
+    pub locks: SessionLocks,
+    pub metrics: Metrics,
+    pub in_flight: InFlight,
+}
+
+impl App {
+    pub fn new(db: DatabaseConnection, verifier: Verifier, config: ServerConfig) -> Self {
+        let per_second = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let send_quota = Quota::per_second(per_second(config.send_rate_per_second))
+            .allow_burst(per_second(config.send_burst));
+        let typing_quota = Quota::per_second(per_second(config.typing_rate_per_second));
+        Self {
+            db,
+            io: OnceLock::new(),
+            verifier,
+            node_id: crate::chat::new_id(),
+            send_limiter: RateLimiter::keyed(send_quota),
+            typing_limiter: RateLimiter::keyed(typing_quota),
+            presence: Presence::default(),
+            typing: TypingTimers::default(),
+            stats: StatsCoalescer::default(),
+            locks: SessionLocks::default(),
+            metrics: Metrics::new(),
+            in_flight: InFlight::default(),
+            config,
+        }
+    }
+
+    pub fn set_io(&self, io: SocketIo) {
+        // Called once at start-up; a second call would be a bug, and the
+        // first value stays.
+        let _ = self.io.set(io);
+    }
+
+    pub fn io(&self) -> Option<&SocketIo> {
+        self.io.get()
+    }
+
+    /// Broadcast operators of the `/chat` namespace.
+    pub fn chat(&self) -> Option<BroadcastOperators> {
+        self.io.get()?.of(crate::realtime::NAMESPACE)
+    }
+}

@@ -1,0 +1,256 @@
+//! JWT verification: a token in, the authenticated [`User`] out, or the
+//! reason it was refused (`missing_token`, `invalid_token`, `expired_token`).
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{Map, Value};
+
+use crate::chat::{DEFAULT_TENANT, Role, User};
+use crate::config::ServerConfig;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing_token")]
+    MissingToken,
+    #[error("invalid_token")]
+    InvalidToken,
+    #[error("expired_token")]
+    ExpiredToken,
+}
+
+/// Verifies tokens with the one configured algorithm and key; built once at
+/// start-up. Holds the HS256 secret (if any) so dev tokens can be minted.
+#[derive(Clone)]
+pub struct Verifier {
+    decoding: DecodingKey,
+    validation: Validation,
+    /// Present for HS256 only: what `POST /api/dev/token` and
+    /// `switchboard token` sign with.
+    encoding: Option<EncodingKey>,
+}
+
+/// Where the secret came from, so start-up can warn about a generated one.
+pub enum KeySource {
+    Configured,
+    /// Development mode without a configured key: this random secret is
+    /// the one secret ever logged.
+    Generated(String),
+}
+
+impl Verifier {
+    pub fn from_config(config: &ServerConfig) -> anyhow::Result<(Self, KeySource)> {
+        let (decoding, encoding, default_alg, source) =
+            match (&config.jwt_public_key_file, &config.jwt_secret) {
+                (Some(path), _) => {
+                    let pem = std::fs::read(path).map_err(|e| {
+                        anyhow::anyhow!("cannot read JWT public key {}: {e}", path.display())
+                    })?;
+                    let text = String::from_utf8_lossy(&pem);
+                    let is_ec = text.contains("EC PUBLIC KEY")
+                        || config
+                            .jwt_algorithm
+                            .as_deref()
+                            .is_some_and(|a| a.eq_ignore_ascii_case("ES256"));
+                    let key = if is_ec {
+                        DecodingKey::from_ec_pem(&pem)?
+                    } else {
+                        DecodingKey::from_rsa_pem(&pem)?
+                    };
+                    let alg = if is_ec {
+                        Algorithm::ES256
+                    } else {
+                        Algorithm::RS256
+                    };
+                    (key, None, alg, KeySource::Configured)
+                }
+                (None, Some(secret)) => (
+                    DecodingKey::from_secret(secret.as_bytes()),
+                    Some(EncodingKey::from_secret(secret.as_bytes())),
+                    Algorithm::HS256,
+                    KeySource::Configured,
+                ),
+                (None, None) => {
+                    let secret = random_secret();
+                    (
+                        DecodingKey::from_secret(secret.as_bytes()),
+                        Some(EncodingKey::from_secret(secret.as_bytes())),
+                        Algorithm::HS256,
+                        KeySource::Generated(secret),
+                    )
+                }
+            };
+        let algorithm = match config.jwt_algorithm.as_deref() {
+            None => default_alg,
+            Some(name) => match name.to_ascii_uppercase().as_str() {
+                "HS256" => Algorithm::HS256,
+                "RS256" => Algorithm::RS256,
+                "ES256" => Algorithm::ES256,
+                other => anyhow::bail!("unsupported JWT algorithm {other} (HS256, RS256 or ES256)"),
+            },
+        };
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = config.jwt_leeway_seconds;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        match &config.jwt_audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        if let Some(iss) = &config.jwt_issuer {
+            validation.set_issuer(&[iss]);
+        }
+        let encoding = if algorithm == Algorithm::HS256 {
+            encoding
+        } else {
+            None
+        };
+        Ok((
+            Self {
+                decoding,
+                validation,
+                encoding,
+            },
+            source,
+        ))
+    }
+
+    /// Checks signature, algorithm, `exp` (required), `nbf`, `iss`, `aud`,
+    /// then reads the claims the server uses.
+    pub fn verify(&self, token: &str) -> Result<User, AuthError> {
+        let token = token.trim();
+        let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
+        if token.is_empty() {
+            return Err(AuthError::MissingToken);
+        }
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
+                .map_err(|e| match e.kind() {
+                    ErrorKind::ExpiredSignature => AuthError::ExpiredToken,
+                    _ => AuthError::InvalidToken,
+                })?;
+        user_from_claims(&data.claims)
+    }
+
+    /// Signs a token for `user`, valid `ttl_seconds`. Only possible with an
+    /// HS256 secret (development mode and `switchboard token`).
+    pub fn mint(
+        &self,
+        sub: &str,
+        role: &str,
+        name: Option<&str>,
+        tenant: Option<&str>,
+        ttl_seconds: u64,
+    ) -> Option<String> {
+        let key = self.encoding.as_ref()?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let mut claims =
+            serde_json::json!({ "sub": sub, "role": role, "iat": now, "exp": now + ttl_seconds });
+        if let Some(name) = name {
+            claims["name"] = Value::from(name);
+        }
+        if let Some(tenant) = tenant {
+            claims["tenant"] = Value::from(tenant);
+        }
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key).ok()
+    }
+}
+
+fn random_secret() -> String {
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads `sub`, `role`/`roles`, `name`, `email` and `tenant` (PROTOCOL §2).
+pub fn user_from_claims(claims: &Map<String, Value>) -> Result<User, AuthError> {
+    let id = match claims.get("sub") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+        _ => return Err(AuthError::InvalidToken),
+    };
+    let tenant = match claims.get("tenant") {
+        None => DEFAULT_TENANT.to_string(),
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(_) => return Err(AuthError::InvalidToken),
+    };
+    let mut role = Role::Customer;
+    let names = claims.get("role").into_iter().chain(
+        claims
+            .get("roles")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten(),
+    );
+    for name in names.filter_map(Value::as_str) {
+        if let Some(r) = Role::parse(name) {
+            role = role.max(r);
+        }
+    }
+    let text = |key: &str| {
+        claims
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    Ok(User {
+        id,
+        tenant,
+        role,
+        name: text("name"),
+        email: text("email"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn numeric_subjects_become_decimal_strings() {
+        let user = user_from_claims(&claims(json!({ "sub": 42 }))).unwrap();
+        assert_eq!(user.id, "42");
+        assert_eq!(user.tenant, "default");
+        assert_eq!(user.role, Role::Customer);
+    }
+
+    #[test]
+    fn the_highest_known_role_wins_and_unknown_names_are_ignored() {
+        let user = user_from_claims(&claims(
+            json!({ "sub": "a", "role": "Customer", "roles": ["superuser", "AGENT"] }),
+        ))
+        .unwrap();
+        assert_eq!(user.role, Role::Agent);
+        let user = user_from_claims(&claims(json!({ "sub": "a", "role": "root" }))).unwrap();
+        assert_eq!(user.role, Role::Customer);
+    }
+
+    #[test]
+    fn a_tenant_that_is_not_a_non_empty_string_is_refused() {
+        for tenant in [json!(""), json!(5), json!(null), json!(["a"])] {
+            let err =
+                user_from_claims(&claims(json!({ "sub": "a", "tenant": tenant }))).unwrap_err();
+            assert_eq!(err, AuthError::InvalidToken);
+        }
+    }
+
+    #[test]
+    fn a_missing_or_structured_subject_is_refused() {
+        for c in [
+            json!({}),
+            json!({ "sub": "" }),
+            json!({ "sub": { "id": 1 } }),
+            json!({ "sub": 1.5 }),
+        ] {
+            assert_eq!(
+                user_from_claims(&claims(c)).unwrap_err(),
+                AuthError::InvalidToken
+            );
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Who may do what to a session (PROTOCOL §2 and §4), as pure functions of
+//! the user and the session row. Another tenant's session is `not_found`
+//! (its existence is not revealed); a session of the same tenant the user
+//! may not touch is `forbidden`.
+
+use entities::session;
+
+use super::{Role, User};
+use crate::error::{AppError, AppResult};
+
+pub const PENDING: &str = "pending";
+pub const ACTIVE: &str = "active";
+pub const CLOSED: &str = "closed";
+
+/// The session is visible to the user at all: same tenant, and for a
+/// customer, their own.
+pub fn ensure_visible(user: &User, row: &session::Model) -> AppResult<()> {
+    if row.tenant != user.tenant {
+        return Err(AppError::session_not_found());
+    }
+    if user.role == Role::Customer && row.customer_id != user.id {
+        return Err(AppError::Forbidden(
+            "this session belongs to another customer".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Send, mark read and close: the customer, the assigned agent, admins.
+pub fn ensure_participant(user: &User, row: &session::Model) -> AppResult<()> {
+    ensure_visible(user, row)?;
+    let allowed = match user.role {
+        Role::Customer => true,
+        Role::Admin => true,
+        Role::Agent => row.agent_id.as_deref() == Some(user.id.as_str()),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "only the assigned agent may do this".into(),
+        ))
+    }
+}
+
+pub fn ensure_open(row: &session::Model) -> AppResult<()> {
+    if row.status == CLOSED {
+        Err(AppError::SessionClosed)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, role: Role, tenant: &str) -> User {
+        User {
+            id: id.into(),
+            tenant: tenant.into(),
+            role,
+            name: None,
+            email: None,
+        }
+    }
+
+    fn session(customer: &str, agent: Option<&str>) -> session::Model {
+        session::Model {
+            id: "s1".into(),
+            tenant: "acme".into(),
+            status: ACTIVE.into(),
+            subject: None,
+            customer_id: customer.into(),
+            agent_id: agent.map(Into::into),
+            created_at: 0,
+            assigned_at: None,
+            closed_at: None,
+            closed_by_id: None,
+            close_reason: None,
+            last_message_at: None,
+            last_seq: 0,
+            unread_count: 0,
+            first_customer_message_at: None,
+            first_response_at: None,
+        }
+    }
+
+    #[test]
+    fn another_tenants_session_is_not_found_even_for_admins() {
+        let err =
+            ensure_visible(&user("x", Role::Admin, "other"), &session("c", None)).unwrap_err();
+        assert!(matches!(err, AppError::NotFound(_)));
+    }
+
+    #[test]
+    fn customer_cannot_touch_another_customers_session() {
+        let err = ensure_participant(&user("c2", Role::Customer, "acme"), &session("c1", None))
+            .unwrap_err();
+        assert!(matches!(err, AppError::Forbidden(_)));
+    }
+
+    #[test]
+    fn only_the_assigned_agent_and_admins_take_part() {
+        let row = session("c", Some("a1"));
+        assert!(ensure_participant(&user("a1", Role::Agent, "acme"), &row).is_ok());
+        assert!(ensure_participant(&user("adm", Role::Admin, "acme"), &row).is_ok());
+        assert!(matches!(
+            ensure_participant(&user("a2", Role::Agent, "acme"), &row),
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(ensure_visible(&user("a2", Role::Agent, "acme"), &row).is_ok());
+    }
+}

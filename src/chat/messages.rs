@@ -1,0 +1,299 @@
+//! Messages: append with a gap-free `seq`, read back in `seq` order, mark
+//! read.
+
+use entities::{message, session};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait, TryIntoModel,
+};
+
+use super::access::{self, CLOSED};
+use super::clock::now_ms;
+use super::input::{MarkReadRequest, SendRequest, validate_content};
+use super::{Role, User, new_id, sessions};
+use crate::error::{AppError, AppResult, ErrorCode};
+
+/// A message that was appended, or found again by its `clientMessageId`.
+#[derive(Clone, Debug)]
+pub struct Appended {
+    pub message: message::Model,
+    /// The session after the append (new `lastMessageAt`, `unreadCount`).
+    pub session: session::Model,
+    /// False when the `clientMessageId` was seen before: nothing was stored
+    /// and nothing must be broadcast again.
+    pub is_new: bool,
+}
+
+/// Checks the request and appends the message (PROTOCOL §4 send-message).
+pub async fn send(
+    db: &DatabaseConnection,
+    user: &User,
+    req: SendRequest,
+    max_len: usize,
+) -> AppResult<Appended> {
+    let row = sessions::find(db, user, &req.session_id).await?;
+    access::ensure_participant(user, &row)?;
+    let content = validate_content(&req.content, max_len)?;
+    append_valid(db, user, &row, content, req.client_message_id).await
+}
+
+/// Appends already validated content for a user allowed to send.
+///
+/// `seq` is given by incrementing the session's `last_seq` in the same
+/// transaction as the insert: on PostgreSQL the UPDATE locks the session
+/// row until commit, on SQLite the write locks the database, so concurrent
+/// senders (on any node) get 1, 2, 3… in commit order and a failed insert
+/// rolls the increment back. The UPDATE is the transaction's first
+/// statement so SQLite takes its write lock at once.
+pub async fn append_valid(
+    db: &DatabaseConnection,
+    user: &User,
+    row: &session::Model,
+    content: String,
+    client_message_id: Option<String>,
+) -> AppResult<Appended> {
+    if let Some(found) = find_retry(db, row, user, client_message_id.as_deref()).await? {
+        return Ok(found);
+    }
+    access::ensure_open(row)?;
+    let now = now_ms();
+    let is_customer = user.role == Role::Customer;
+    let txn = db.begin().await?;
+    let mut update = session::Entity::update_many()
+        .col_expr(
+            session::Column::LastSeq,
+            Expr::col(session::Column::LastSeq).add(1),
+        )
+        .col_expr(session::Column::LastMessageAt, Expr::value(now));
+    update = if is_customer {
+        update
+            .col_expr(
+                session::Column::UnreadCount,
+                Expr::col(session::Column::UnreadCount).add(1),
+            )
+            .col_expr(
+                session::Column::FirstCustomerMessageAt,
+                Expr::col(session::Column::FirstCustomerMessageAt).if_null(now),
+            )
+    } else {
+        // The first staff message after the first customer message.
+        update.col_expr(
+            session::Column::FirstResponseAt,
+            Expr::case(
+                Expr::col(session::Column::FirstResponseAt)
+                    .is_null()
+                    .and(Expr::col(session::Column::FirstCustomerMessageAt).is_not_null()),
+                Expr::value(now),
+            )
+            .finally(Expr::col(session::Column::FirstResponseAt))
+            .into(),
+        )
+    };
+    let updated = update
+        .filter(session::Column::Id.eq(&row.id))
+        .filter(session::Column::Status.ne(CLOSED))
+        .exec_with_returning(&txn)
+        .await?;
+    let Some(session) = updated.into_iter().next() else {
+        txn.rollback().await?;
+        return Err(AppError::SessionClosed);
+    };
+    let message = message::ActiveModel {
+        id: Set(new_id()),
+        session_id: Set(row.id.clone()),
+        tenant: Set(row.tenant.clone()),
+        seq: Set(session.last_seq),
+        sender_id: Set(user.id.clone()),
+        sender_role: Set(user.role.as_str().to_string()),
+        sender_name: Set(user.name.clone()),
+        content: Set(content),
+        client_message_id: Set(client_message_id.clone()),
+        created_at: Set(now),
+        read_at: Set(None),
+    };
+    if let Err(err) = message::Entity::insert(message.clone())
+        .exec_without_returning(&txn)
+        .await
+    {
+        txn.rollback().await?;
+        let err = AppError::from(err);
+        // The same clientMessageId committed by a concurrent request.
+        if err.code() == ErrorCode::Conflict
+            && let Some(found) = find_retry(db, row, user, client_message_id.as_deref()).await?
+        {
+            return Ok(found);
+        }
+        return Err(err);
+    }
+    txn.commit().await?;
+    Ok(Appended {
+        message: message.try_into_model()?,
+        session,
+        is_new: true,
+    })
+}
+
+/// The message this sender already stored with this `clientMessageId`.
+async fn find_retry(
+    db: &impl ConnectionTrait,
+    row: &session::Model,
+    user: &User,
+    client_message_id: Option<&str>,
+) -> AppResult<Option<Appended>> {
+    let Some(cmid) = client_message_id else {
+        return Ok(None);
+    };
+    let found = message::Entity::find()
+        .filter(message::Column::SessionId.eq(&row.id))
+        .filter(message::Column::SenderId.eq(&user.id))
+        .filter(message::Column::ClientMessageId.eq(cmid))
+        .one(db)
+        .await?;
+    Ok(found.map(|message| Appended {
+        message,
+        session: row.clone(),
+        is_new: false,
+    }))
+}
+
+/// The newest `limit` messages, oldest first.
+pub async fn latest(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+    limit: u64,
+) -> AppResult<Vec<message::Model>> {
+    let mut rows = message::Entity::find()
+        .filter(message::Column::SessionId.eq(session_id))
+        .order_by_desc(message::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// Every message after `seq`, oldest first (catch-up, however long the gap).
+pub async fn after_seq(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+    seq: i64,
+) -> AppResult<Vec<message::Model>> {
+    Ok(message::Entity::find()
+        .filter(message::Column::SessionId.eq(session_id))
+        .filter(message::Column::Seq.gt(seq))
+        .order_by_asc(message::Column::Seq)
+        .all(db)
+        .await?)
+}
+
+/// Which way a page of history goes from its anchor message.
+pub enum PageFrom {
+    Newest,
+    Before(i64),
+    After(i64),
+}
+
+/// One page of history, oldest first, and whether there is more beyond it.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+    from: PageFrom,
+    limit: u64,
+) -> AppResult<(Vec<message::Model>, bool)> {
+    let query = message::Entity::find().filter(message::Column::SessionId.eq(session_id));
+    let (query, ascending) = match from {
+        PageFrom::Newest => (query.order_by_desc(message::Column::Seq), false),
+        PageFrom::Before(seq) => (
+            query
+                .filter(message::Column::Seq.lt(seq))
+                .order_by_desc(message::Column::Seq),
+            false,
+        ),
+        PageFrom::After(seq) => (
+            query
+                .filter(message::Column::Seq.gt(seq))
+                .order_by_asc(message::Column::Seq),
+            true,
+        ),
+    };
+    let mut rows = query.limit(limit + 1).all(db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    if !ascending {
+        rows.reverse();
+    }
+    Ok((rows, more))
+}
+
+/// What a mark-read did.
+pub struct Read {
+    pub session: session::Model,
+    pub count: u64,
+    /// The newest message marked, when `count > 0`.
+    pub up_to: Option<message::Model>,
+    pub read_at: i64,
+}
+
+/// Sets `readAt` on the other side's unread messages up to `messageId`
+/// (all when absent).
+pub async fn mark_read(
+    db: &DatabaseConnection,
+    user: &User,
+    req: &MarkReadRequest,
+) -> AppResult<Read> {
+    let row = sessions::find(db, user, &req.session_id).await?;
+    access::ensure_participant(user, &row)?;
+    let up_to_seq = match &req.message_id {
+        Some(id) => sessions::message_in(db, &row.id, id).await?.seq,
+        None => row.last_seq,
+    };
+    let now = now_ms();
+    let other_side = || {
+        let unread = message::Column::SessionId
+            .eq(&row.id)
+            .and(message::Column::Seq.lte(up_to_seq))
+            .and(message::Column::ReadAt.is_null());
+        if user.role.is_staff() {
+            unread.and(message::Column::SenderRole.eq(Role::Customer.as_str()))
+        } else {
+            unread.and(message::Column::SenderRole.ne(Role::Customer.as_str()))
+        }
+    };
+    let txn = db.begin().await?;
+    let result = message::Entity::update_many()
+        .col_expr(message::Column::ReadAt, Expr::value(now))
+        .filter(other_side())
+        .exec(&txn)
+        .await?;
+    let count = result.rows_affected;
+    if count > 0 && user.role.is_staff() {
+        session::Entity::update_many()
+            .col_expr(
+                session::Column::UnreadCount,
+                Expr::col(session::Column::UnreadCount).sub(count as i64),
+            )
+            .filter(session::Column::Id.eq(&row.id))
+            .exec(&txn)
+            .await?;
+    }
+    let up_to = if count > 0 {
+        message::Entity::find()
+            .filter(message::Column::SessionId.eq(&row.id))
+            .filter(message::Column::Seq.lte(up_to_seq))
+            .filter(message::Column::ReadAt.eq(now))
+            .order_by_desc(message::Column::Seq)
+            .one(&txn)
+            .await?
+    } else {
+        None
+    };
+    let session = sessions::reload(&txn, &row.id).await?;
+    txn.commit().await?;
+    Ok(Read {
+        session,
+        count,
+        up_to,
+        read_at: now,
+    })
+}

@@ -1,0 +1,95 @@
+//! The domain: users, sessions, messages and stats, over the database.
+//!
+//! The rules live here (who may join, send, read or close; what a valid
+//! message is; how `seq` is given; how stats are counted) and nowhere else.
+//! This layer knows no sockets and no HTTP: it returns what happened, and
+//! [`crate::service`] turns that into the events of PROTOCOL §5.
+
+pub mod access;
+pub mod clock;
+pub mod input;
+pub mod messages;
+pub mod sessions;
+pub mod stats;
+pub mod users;
+pub mod views;
+
+use serde::Serialize;
+
+pub use views::{MessageView, SessionView, Stats, UserRef};
+
+/// The tenant of a token without a `tenant` claim.
+pub const DEFAULT_TENANT: &str = "default";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Agent,
+    Admin,
+}
+
+impl Role {
+    /// Case-insensitive; unknown names are `None` (ignored, never a refusal).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "customer" => Some(Self::Customer),
+            "agent" => Some(Self::Agent),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Agent => "agent",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Agents and admins: the "agent side" of a conversation.
+    pub fn is_staff(self) -> bool {
+        self != Self::Customer
+    }
+}
+
+/// The authenticated user of a socket or a REST call, from the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub tenant: String,
+    pub role: Role,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+impl User {
+    pub fn user_ref(&self) -> UserRef {
+        UserRef {
+            id: self.id.clone(),
+            role: self.role,
+            name: self.name.clone(),
+        }
+    }
+
+    /// Room of all this user's sockets.
+    pub fn room(&self) -> String {
+        format!("user:{}:{}", self.tenant, self.id)
+    }
+}
+
+/// Room of a tenant's agents and admins.
+pub fn agents_room(tenant: &str) -> String {
+    format!("agents:{tenant}")
+}
+
+/// Room of a session's participants and watchers.
+pub fn session_room(session_id: &str) -> String {
+    format!("session:{session_id}")
+}
+
+/// A new id for a row the server creates: UUID v7, so ids sort by creation.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

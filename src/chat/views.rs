@@ -1,0 +1,95 @@
+//! The shapes of PROTOCOL §3 as they go on the wire (camelCase JSON).
+
+use serde::Serialize;
+
+use super::Role;
+use super::clock::rfc3339;
+use entities::{message, session};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UserRef {
+    pub id: String,
+    pub role: Role,
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub id: String,
+    pub status: String,
+    pub subject: Option<String>,
+    pub customer: UserRef,
+    pub agent: Option<UserRef>,
+    pub created_at: String,
+    pub assigned_at: Option<String>,
+    pub closed_at: Option<String>,
+    pub closed_by: Option<UserRef>,
+    pub last_message_at: Option<String>,
+    pub unread_count: i64,
+}
+
+impl SessionView {
+    /// `lookup` names the users the row refers to (see `users::Directory`).
+    pub fn new(row: &session::Model, lookup: impl Fn(&str) -> UserRef) -> Self {
+        Self {
+            id: row.id.clone(),
+            status: row.status.clone(),
+            subject: row.subject.clone(),
+            customer: lookup(&row.customer_id),
+            agent: row.agent_id.as_deref().map(&lookup),
+            created_at: rfc3339(row.created_at),
+            assigned_at: row.assigned_at.map(rfc3339),
+            closed_at: row.closed_at.map(rfc3339),
+            closed_by: row.closed_by_id.as_deref().map(&lookup),
+            last_message_at: row.last_message_at.map(rfc3339),
+            unread_count: row.unread_count,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub id: String,
+    pub session_id: String,
+    pub seq: i64,
+    pub sender: UserRef,
+    pub content: String,
+    pub client_message_id: Option<String>,
+    pub created_at: String,
+    pub read_at: Option<String>,
+}
+
+impl From<&message::Model> for MessageView {
+    fn from(row: &message::Model) -> Self {
+        Self {
+            id: row.id.clone(),
+            session_id: row.session_id.clone(),
+            seq: row.seq,
+            sender: UserRef {
+                id: row.sender_id.clone(),
+                role: Role::parse(&row.sender_role).unwrap_or(Role::Customer),
+                name: row.sender_name.clone(),
+            },
+            content: row.content.clone(),
+            client_message_id: row.client_message_id.clone(),
+            created_at: rfc3339(row.created_at),
+            read_at: row.read_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub pending_sessions: i64,
+    pub active_sessions: i64,
+    pub closed_today: i64,
+    pub messages_today: i64,
+    pub online_agents: usize,
+    pub online_customers: usize,
+    pub avg_wait_seconds: Option<f64>,
+    pub avg_first_response_seconds: Option<f64>,
+    pub generated_at: String,
+}

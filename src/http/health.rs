@@ -1,0 +1,48 @@
+//! `GET /health` and `GET /metrics`.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+}
+
+/// 200 `ok` while the database answers, 503 `degraded` when it does not.
+async fn health(State(app): State<AppState>) -> Response {
+    let database = tokio::time::timeout(std::time::Duration::from_secs(2), app.db.ping()).await;
+    let up = matches!(database, Ok(Ok(())));
+    let body = json!({
+        "status": if up { "ok" } else { "degraded" },
+        "database": if up { "ok" } else { "unavailable" },
+        "adapter": "local",
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(app): State<AppState>) -> Response {
+    if !app.config.metrics_enabled {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
+}

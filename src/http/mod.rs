@@ -1,0 +1,115 @@
+//! The REST API of PROTOCOL §6: one module per resource, each with its
+//! `router()`, and the extractors they share (the bearer-token user, a JSON
+//! body whose errors have the protocol's shape).
+
+pub mod dev;
+pub mod health;
+pub mod messages;
+pub mod sessions;
+pub mod stats;
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::chat::{User, users};
+use crate::error::AppError;
+
+/// Every route of the API; the socket layer and static files are added by
+/// [`crate::startup`].
+pub fn router(app: &AppState) -> Router<AppState> {
+    let router = Router::new()
+        .merge(sessions::router())
+        .merge(messages::router())
+        .merge(stats::router())
+        .merge(health::router());
+    if app.config.dev_mode() {
+        router.merge(dev::router())
+    } else {
+        router
+    }
+}
+
+/// The user of a REST call, from `Authorization: Bearer <jwt>`; recorded
+/// like a socket connection's.
+pub struct AuthUser(pub User);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| AppError::Unauthorized("missing_token".into()))?;
+        let user = app
+            .verifier
+            .verify(header)
+            .map_err(|reason| AppError::Unauthorized(reason.to_string()))?;
+        users::remember(&app.db, &user).await?;
+        Ok(Self(user))
+    }
+}
+
+/// A JSON body as a [`Value`] (absent is `null`), parsed by the same
+/// functions as socket payloads.
+pub struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, app: &AppState) -> Result<Self, AppError> {
+        let bytes = Bytes::from_request(req, app)
+            .await
+            .map_err(|_| AppError::MessageTooLong(app.config.message_max_length))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Value::Null));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| AppError::invalid(format!("body is not valid JSON: {e}")))
+    }
+}
+
+/// Query parameters, with malformed ones as `invalid_payload`.
+pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+
+pub fn params(query: Params) -> Result<HashMap<String, String>, AppError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|_| AppError::invalid("malformed query string"))
+}
+
+/// `limit`: default 50; over 200 is taken as 200; not a positive integer is invalid.
+pub fn limit(params: &HashMap<String, String>) -> Result<u64, AppError> {
+    match params.get("limit") {
+        None => Ok(50),
+        Some(raw) => match raw.parse::<u64>() {
+            Ok(0) | Err(_) => Err(AppError::invalid("limit must be a positive integer")),
+            Ok(n) => Ok(n.min(200)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_default_to_50_and_cap_at_200() {
+        let p = |v: &str| HashMap::from([("limit".to_string(), v.to_string())]);
+        assert_eq!(limit(&HashMap::new()).unwrap(), 50);
+        assert_eq!(limit(&p("500")).unwrap(), 200);
+        assert_eq!(limit(&p("7")).unwrap(), 7);
+        assert!(limit(&p("0")).is_err());
+        assert!(limit(&p("-1")).is_err());
+        assert!(limit(&p("ten")).is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! `/api/chat/sessions`: open, list, get, assign, read, close.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use super::{AuthUser, JsonBody, Params, limit, params};
+use crate::app::AppState;
+use crate::chat::input::{CloseRequest, MarkReadRequest, OpenRequest, parse_assign, parse_id};
+use crate::chat::{SessionView, sessions, users};
+use crate::error::{AppError, AppResult};
+use crate::service;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/chat/sessions", post(open_session).get(list_sessions))
+        .route("/api/chat/sessions/{id}", get(get_session))
+        .route("/api/chat/sessions/{id}/assign", post(assign_session))
+        .route("/api/chat/sessions/{id}/read", post(mark_read))
+        .route("/api/chat/sessions/{id}/close", post(close_session))
+}
+
+async fn open_session(
+    State(app): State<AppState>,
+    AuthUser(user): AuthUser,
+    JsonBody(body): JsonBody,
+) -> AppResult<(StatusCode, Json<SessionView>)> {
+    let (view, created) = service::open_session(&app, &user, OpenRequest::parse(&body)?).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)))
+}
+
+async fn list_sessions(
+    State(app): State<AppState>,
+    AuthUser(user): AuthUser,
+    query: Params,
+) -> AppResult<Json<Value>> {
+    let params = params(query)?;
+    let limit = limit(&params)?;
+    let after = params
+        .get("cursor")
+        .filter(|c| !c.is_empty())
+        .map(|c| decode_cursor(c))
+        .transpose()?;
+    let status = params
+        .get("status")
+        .filter(|s| !s.is_empty())
+        .map(String::as_str);
+    let (rows, next) = sessions::list(&app.db, &user, status, limit, after.as_deref()).await?;
+    let items = users::session_views(&app.db, &rows).await?;
+    Ok(Json(
+        json!({ "items": items, "nextCursor": next.map(|id| URL_SAFE_NO_PAD.encode(id)) }),
+    ))
+}
+
+fn decode_cursor(cursor: &str) -> AppResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| AppError::invalid("cursor is not one this server gave"))
+}
+
+async fn get_session(
+    State(app): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<SessionView>> {
+    let row = sessions::find(&app.db, &user, &parse_id(&id, "session id")?).await?;
+    Ok(Json(users::session_view(&app.db, &row).await?))
+}
+
+async fn assign_session(
+    State(app): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> AppResult<Json<SessionView>> {
+    let id = parse_id(&id, "session id")?;
+    let agent_id = parse_assign(&body)?;
+    if !user.role.is_staff() {
+        // Visible to the customer? Then say forbidden, else not_found.
+        sessions::find(&app.db, &user, &id).await?;
+        return Err(AppError::Forbidden(
+            "only agents and admins assign sessions".into(),
+        ));
+    }
+    Ok(Json(
+        service::assign_session(&app, &user, &id, agent_id).await?,
+    ))
+}
+
+async fn mark_read(
+    State(app): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> AppResult<Json<Value>> {
+    let req = MarkReadRequest::parse_body(parse_id(&id, "session id")?, &body)?;
+    let count = service::mark_read(&app, &user, req).await?;
+    Ok(Json(json!({ "count": count })))
+}
+
+async fn close_session(
+    State(app): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> AppResult<Json<SessionView>> {
+    let req = CloseRequest::parse_body(parse_id(&id, "session id")?, &body)?;
+    Ok(Json(service::close_session(&app, &user, req).await?))
+}

@@ -1,0 +1,72 @@
+//! `GET /api/chat/stats` (agents) and `GET /ws/stats` (admins: this node's
+//! connections of their tenant).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::AuthUser;
+use crate::app::AppState;
+use crate::chat::{Role, Stats, User};
+use crate::error::{AppError, AppResult};
+use crate::realtime::stats;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/chat/stats", get(get_stats))
+        .route("/ws/stats", get(socket_stats))
+}
+
+async fn get_stats(
+    State(app): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> AppResult<Json<Stats>> {
+    if !user.role.is_staff() {
+        return Err(AppError::Forbidden("stats are for agents".into()));
+    }
+    Ok(Json(stats::snapshot(&app, &user.tenant).await?))
+}
+
+async fn socket_stats(
+    State(app): State<AppState>,
+    AuthUser(admin): AuthUser,
+) -> AppResult<Json<Value>> {
+    if admin.role != Role::Admin {
+        return Err(AppError::Forbidden("socket stats are for admins".into()));
+    }
+    let sockets = app.chat().map(|ns| ns.sockets()).unwrap_or_default();
+    let mut total = 0;
+    let mut rooms: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
+    for socket in sockets {
+        let Some(user) = socket.extensions.get::<User>() else {
+            continue;
+        };
+        if user.tenant != admin.tenant {
+            continue;
+        }
+        total += 1;
+        for room in socket.rooms() {
+            let entry = rooms.entry(room.to_string()).or_default();
+            entry.0 += 1;
+            entry.1.insert(user.id.clone());
+        }
+    }
+    let rooms: BTreeMap<String, Value> = rooms
+        .into_iter()
+        .map(|(room, (connections, users))| {
+            (
+                room,
+                json!({ "connections": connections, "users": users.len() }),
+            )
+        })
+        .collect();
+    Ok(Json(json!({
+        "node": app.node_id,
+        "totalConnections": total,
+        "totalRooms": rooms.len(),
+        "rooms": rooms,
+    })))
+}

@@ -1,0 +1,183 @@
+//! The life of a `/chat` socket: the connect middleware that authenticates
+//! (a refusal becomes `connect_error` with `unauthorized: <reason>`), the
+//! connect handler that registers the event handlers and joins the user's
+//! rooms, and the disconnect handler.
+
+use serde_json::{Value, json};
+use socketioxide::ParserError;
+use socketioxide::extract::{Extension, SocketRef, State, TryData};
+use socketioxide::socket::DisconnectReason;
+
+use super::{messages, sessions, stats, typing};
+use crate::app::AppState;
+use crate::auth::AuthError;
+use crate::chat::clock::{now_ms, rfc3339};
+use crate::chat::{User, agents_room, users};
+use crate::metrics::ReasonLabels;
+
+/// What the client sees as `err.message` of `connect_error`.
+#[derive(Debug)]
+pub struct Refused(AuthError);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unauthorized: {}", self.0)
+    }
+}
+
+/// Connect middleware: runs before the socket joins the namespace, so a
+/// refused client gets no other event and nothing is stored.
+pub async fn authenticate(
+    s: SocketRef,
+    TryData(auth): TryData<Value>,
+    State(app): State<AppState>,
+) -> Result<(), Refused> {
+    let result = token_of(&s, auth).and_then(|token| app.verifier.verify(&token));
+    let user = match result {
+        Ok(user) => user,
+        Err(reason) => {
+            app.metrics
+                .refused_handshakes
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_string(),
+                })
+                .inc();
+            tracing::info!(socket = %s.id, %reason, "handshake refused");
+            return Err(Refused(reason));
+        }
+    };
+    if let Err(err) = users::remember(&app.db, &user).await {
+        // The connection is still worth having: events will report the
+        // database state themselves.
+        tracing::warn!(user = %user.id, code = err.code().as_str(), "cannot record user");
+    }
+    s.extensions.insert(user);
+    Ok(())
+}
+
+/// `auth.token`, then the `token` query parameter, then `Authorization: Bearer`.
+fn token_of(s: &SocketRef, auth: Result<Value, ParserError>) -> Result<String, AuthError> {
+    match auth.ok().as_ref().and_then(|a| a.get("token")) {
+        Some(Value::String(token)) => return Ok(token.clone()),
+        Some(Value::Null) | None => {}
+        Some(_) => return Err(AuthError::InvalidToken),
+    }
+    let parts = s.req_parts();
+    let from_query = parts.uri.query().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key == "token").then(|| percent_decode(value))
+        })
+    });
+    if let Some(token) = from_query {
+        return Ok(token);
+    }
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match header {
+        Some(value) if value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") => {
+            Ok(value[7..].to_string())
+        }
+        Some(_) => Err(AuthError::InvalidToken),
+        None => Err(AuthError::MissingToken),
+    }
+}
+
+/// JWTs are URL-safe, but a client may still percent-encode the parameter.
+fn percent_decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3).and_then(hex_byte)) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_byte(pair: &[u8]) -> Option<u8> {
+    u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()
+}
+
+/// Registers every handler before the first `.await`, so events sent right
+/// after connecting find their handler.
+pub async fn on_connect(
+    s: SocketRef,
+    Extension(user): Extension<User>,
+    State(app): State<AppState>,
+) {
+    s.on("join-session", sessions::join_session);
+    s.on("leave-session", sessions::leave_session);
+    s.on("close-session", sessions::close_session);
+    s.on("send-message", messages::send_message);
+    s.on("mark-read", messages::mark_read);
+    s.on("typing", typing::typing);
+    s.on_disconnect(on_disconnect);
+
+    s.join(user.room());
+    if user.role.is_staff() {
+        s.join(agents_room(&user.tenant));
+    }
+    app.presence.connected(&user);
+    app.metrics.connections.inc();
+    app.metrics.connected_sockets.inc();
+    tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, role = user.role.as_str(),
+                   transport = ?s.transport_type(), "connected");
+
+    let hello = json!({ "user": user.user_ref(), "socketId": s.id.to_string(), "serverTime": rfc3339(now_ms()) });
+    if let Err(err) = s.emit("connected", &hello) {
+        tracing::debug!(socket = %s.id, error = %err, "cannot send connected");
+    }
+    if user.role.is_staff() {
+        match stats::snapshot(&app, &user.tenant).await {
+            Ok(snapshot) => {
+                if let Err(err) = s.emit("stats-update", &snapshot) {
+                    tracing::debug!(socket = %s.id, error = %err, "cannot send stats snapshot");
+                }
+            }
+            Err(err) => {
+                tracing::warn!(socket = %s.id, code = err.code().as_str(), "no stats snapshot")
+            }
+        }
+    }
+    stats::changed(&app, &user.tenant);
+}
+
+async fn on_disconnect(
+    s: SocketRef,
+    reason: DisconnectReason,
+    Extension(user): Extension<User>,
+    State(app): State<AppState>,
+) {
+    tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, ?reason, "disconnected");
+    typing::disconnected(&app, &s, &user).await;
+    app.presence.disconnected(&user);
+    app.metrics.connected_sockets.dec();
+    stats::changed(&app, &user.tenant);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_encoded_query_tokens_are_decoded() {
+        assert_eq!(percent_decode("a%2Eb%3d"), "a.b=");
+        assert_eq!(percent_decode("abc"), "abc");
+        assert_eq!(percent_decode("bad%zz"), "bad%zz");
+    }
+}

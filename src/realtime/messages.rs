@@ -1,0 +1,45 @@
+//! `send-message` and `mark-read`.
+
+use serde_json::{Value, json};
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+
+use super::reply::{payload, reply};
+use crate::app::AppState;
+use crate::chat::User;
+use crate::chat::input::{MarkReadRequest, SendRequest};
+use crate::service;
+use crate::shutdown::InFlight;
+
+pub async fn send_message(
+    s: SocketRef,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+    Extension(user): Extension<User>,
+    State(app): State<AppState>,
+) {
+    let _in_flight = InFlight::enter(&app);
+    let result = async {
+        let req = SendRequest::parse(&payload(data)?)?;
+        Ok(service::send_message(&app, &user, req).await?.message)
+    }
+    .await;
+    reply(&app, &s, ack, "send-message", result);
+}
+
+pub async fn mark_read(
+    s: SocketRef,
+    TryData(data): TryData<Value>,
+    ack: AckSender,
+    Extension(user): Extension<User>,
+    State(app): State<AppState>,
+) {
+    let _in_flight = InFlight::enter(&app);
+    let result = async {
+        let req = MarkReadRequest::parse(&payload(data)?)?;
+        let session_id = req.session_id.clone();
+        let count = service::mark_read(&app, &user, req).await?;
+        Ok(json!({ "sessionId": session_id, "count": count }))
+    }
+    .await;
+    reply(&app, &s, ack, "mark-read", result);
+}

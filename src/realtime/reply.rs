@@ -1,0 +1,48 @@
+//! Answers to client events: the ack `{ ok, data | error }` and, on failure,
+//! the NestJS-style `exception` event; plus one log line per error.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use socketioxide::ParserError;
+use socketioxide::extract::{AckSender, SocketRef};
+
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, ErrorCode};
+
+/// The payload of an event, or `invalid_payload` when it was not JSON (a
+/// binary attachment, no argument at all).
+pub fn payload(data: Result<Value, ParserError>) -> AppResult<Value> {
+    data.map_err(|_| AppError::invalid("payload must be a JSON value"))
+}
+
+pub fn reply<T: Serialize>(
+    app: &AppState,
+    s: &SocketRef,
+    ack: AckSender,
+    event: &str,
+    result: AppResult<T>,
+) {
+    let body = match result {
+        Ok(data) => {
+            app.metrics.count_event(event, "ok");
+            json!({ "ok": true, "data": data })
+        }
+        Err(err) => {
+            let body = err.body();
+            app.metrics.count_event(event, body.code.as_str());
+            if matches!(body.code, ErrorCode::Internal | ErrorCode::Unavailable) {
+                tracing::warn!(socket = %s.id, event, code = body.code.as_str(), "event failed");
+            } else {
+                tracing::info!(socket = %s.id, event, code = body.code.as_str(), message = %body.message, "event refused");
+            }
+            let exception = json!({ "status": "error", "message": body.message, "code": body.code, "event": event });
+            if let Err(e) = s.emit("exception", &exception) {
+                tracing::debug!(socket = %s.id, error = %e, "cannot send exception");
+            }
+            json!({ "ok": false, "error": body })
+        }
+    };
+    if let Err(e) = ack.send(&body) {
+        tracing::debug!(socket = %s.id, event, error = %e, "cannot send ack");
+    }
+}

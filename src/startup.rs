@@ -1,0 +1,188 @@
+//! Builds the application (database, Socket.IO layer, REST router, static
+//! files), binds its listener, serves it and shuts it down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::any;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::{App, AppState};
+use crate::auth::{KeySource, Verifier};
+use crate::config::{ServerConfig, redact_url};
+use crate::error::AppError;
+use crate::{db, http, realtime};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    app: AppState,
+}
+
+impl Application {
+    pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let (verifier, source) = Verifier::from_config(&config)?;
+        if config.dev_mode() {
+            match &source {
+                KeySource::Generated(secret) => tracing::warn!(
+                    jwt_secret = %secret,
+                    "DEVELOPMENT MODE: no JWT_SECRET or JWT_PUBLIC_KEY_FILE configured; tokens are signed with \
+                     this random secret, POST /api/dev/token is open and CORS allows any origin. Never run \
+                     this in production."
+                ),
+                KeySource::Configured => tracing::warn!(
+                    "DEVELOPMENT MODE (--dev): POST /api/dev/token is open and CORS allows any origin"
+                ),
+            }
+        }
+        let db = db::connect(&config).await?;
+        db::migrate(&db).await?;
+        tracing::info!(database = %redact_url(&config.database_url), "database ready");
+
+        let app: AppState = Arc::new(App::new(db, verifier, config.clone()));
+        let (layer, io) = SocketIo::builder()
+            .with_state(app.clone())
+            .max_payload(config.max_payload)
+            .ws_max_message_size(config.ws_max_message_size)
+            .ws_max_frame_size(config.ws_max_message_size)
+            .build_layer();
+        realtime::register(&io);
+        app.set_io(io);
+
+        let router = http::router(&app)
+            .route("/api/{*rest}", any(unknown_route))
+            .route("/ws/{*rest}", any(unknown_route))
+            .fallback_service(static_files(&config))
+            .layer(layer)
+            .layer(cors(&config))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("DENY"),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ))
+            .layer(TraceLayer::new_for_http())
+            .with_state(app.clone());
+
+        let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
+        spawn_housekeeping(&app);
+        Ok(Self {
+            listener,
+            router,
+            app,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves; then stops accepting connections,
+    /// lets events in flight finish (acks included), closes every socket and
+    /// returns.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr()?;
+        tracing::info!("listening on http://{addr}");
+        let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = self.app.clone();
+        let grace = Duration::from_secs(app.config.shutdown_timeout_seconds);
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing events in flight");
+            let _ = stop_accepting.send(());
+            if tokio::time::timeout(grace, app.in_flight.idle())
+                .await
+                .is_err()
+            {
+                tracing::warn!("events still in flight after {grace:?}; closing anyway");
+            }
+            if let Some(io) = app.io() {
+                io.close().await;
+            }
+            let _ = closed_tx.send(());
+        });
+        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            let _ = stopped.await;
+        });
+        let serve = async move { serve.await };
+        tokio::pin!(serve);
+        tokio::select! {
+            result = &mut serve => result?,
+            () = async { let _ = closed_rx.await; tokio::time::sleep(grace).await } => {
+                tracing::warn!("connections still open after shutdown; exiting");
+            }
+        }
+        if let Err(err) = self.app.db.clone().close().await {
+            tracing::warn!(%err, "closing the database");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn unknown_route() -> AppError {
+    AppError::NotFound("no such route".into())
+}
+
+/// The built web client; unknown paths get `index.html` (client-side routes).
+fn static_files(config: &ServerConfig) -> ServeDir<tower_http::set_status::SetStatus<ServeFile>> {
+    let dir = &config.static_dir;
+    ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("index.html")))
+}
+
+/// CORS_ORIGINS when set; otherwise any origin in development mode, none
+/// outside it (no CORS headers at all).
+fn cors(config: &ServerConfig) -> CorsLayer {
+    let origin = match &config.cors_origins {
+        Some(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+                .collect::<Vec<_>>(),
+        ),
+        None if config.dev_mode() => AllowOrigin::mirror_request(),
+        None => return CorsLayer::new(),
+    };
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers(AllowHeaders::list([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-requested-with"),
+        ]))
+        .allow_credentials(true)
+}
+
+/// Keyed rate limiters keep a cell per key: drop the idle ones.
+fn spawn_housekeeping(app: &AppState) {
+    let app = Arc::downgrade(app);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(app) = app.upgrade() else { return };
+            app.send_limiter.retain_recent();
+            app.send_limiter.shrink_to_fit();
+            app.typing_limiter.retain_recent();
+            app.typing_limiter.shrink_to_fit();
+        }
+    });
+}
