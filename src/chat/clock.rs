@@ -26,13 +26,13 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_with_milliseconds() {
-        assert_eq!(rfc3339(1_795_330_828_123), "2026-11-22T06:40:28.123Z");
+        assert_eq!(rfc3339(1_795_329_628_123), "2026-11-22T06:40:28.123Z");
     }
 
     #[test]
     fn the_day_starts_at_utc_midnight() {
         assert_eq!(
-            rfc3339(start_of_utc_day(1_795_330_828_123)),
+            rfc3339(start_of_utc_day(1_795_329_628_123)),
             "2026-11-22T00:00:00.000Z"
         );
     }

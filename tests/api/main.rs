@@ -1,0 +1,10 @@
+//! Integration tests of the REST API and the server's life cycle, against
+#![allow(clippy::unwrap_used)]
+//! the real server spawned in-process on port 0 with a fresh database.
+//! The Socket.IO protocol is tested through real clients in `tests/js`.
+
+mod helpers;
+mod lifecycle;
+mod messages;
+mod security;
+mod sessions;
