@@ -74,12 +74,20 @@ pub async fn open_session(
     req: OpenRequest,
 ) -> AppResult<(SessionView, bool)> {
     let opened = sessions::open(&app.db, user, req, app.config.message_max_length).await?;
-    let view = users::session_view(&app.db, &opened.session).await?;
+    let mut row = opened.session;
+    let _order = app.locks.lock(&row.id).await;
+    let appended = match opened.message {
+        Some(content) => Some(messages::append_valid(&app.db, user, &row, content, None).await?),
+        None => None,
+    };
+    if let Some(appended) = &appended {
+        row = appended.session.clone();
+    }
+    let view = users::session_view(&app.db, &row).await?;
     if opened.created {
         events::pending_session(app, &user.tenant, &view).await;
     }
-    if let Some(appended) = opened.message.filter(|a| a.is_new) {
-        let _order = app.locks.lock(&view.id).await;
+    if let Some(appended) = appended {
         app.metrics.messages_stored.inc();
         events::new_message(app, &MessageView::from(&appended.message)).await;
     }

@@ -11,7 +11,7 @@ use sea_orm::{
 use super::access::{self, ACTIVE, CLOSED, PENDING};
 use super::clock::now_ms;
 use super::input::{CloseRequest, OpenRequest, validate_content};
-use super::{Role, User, messages, new_id, users};
+use super::{Role, User, new_id, users};
 use crate::error::{AppError, AppResult};
 
 /// The session, if it exists and the user may see it (§2: another tenant's
@@ -31,12 +31,13 @@ pub struct Opened {
     pub session: session::Model,
     /// A new session (201), or the customer's open one (200).
     pub created: bool,
-    /// The first message, when one was given.
-    pub message: Option<messages::Appended>,
+    /// The message to store in it as the customer's, validated before the
+    /// session was opened (see [`super::messages::append_valid`]).
+    pub message: Option<String>,
 }
 
-/// Opens a pending session for a customer, or returns their open one; the
-/// optional message is stored in it as a customer message.
+/// Opens a pending session for a customer, or returns their open one. The
+/// message, when given, is validated first: a bad one opens nothing.
 pub async fn open(
     db: &DatabaseConnection,
     user: &User,
@@ -51,7 +52,7 @@ pub async fn open(
         .as_deref()
         .map(|m| validate_content(m, max_len))
         .transpose()?;
-    let (mut row, created) = match open_session_of(db, user).await? {
+    let (row, created) = match open_session_of(db, user).await? {
         Some(row) => (row, false),
         None => {
             let row = session::ActiveModel {
@@ -90,18 +91,10 @@ pub async fn open(
             }
         }
     };
-    let message = match content {
-        Some(content) => {
-            let appended = messages::append_valid(db, user, &row, content, None).await?;
-            row = appended.session.clone();
-            Some(appended)
-        }
-        None => None,
-    };
     Ok(Opened {
         session: row,
         created,
-        message,
+        message: content,
     })
 }
 

@@ -1,7 +1,8 @@
 //! Integration tests of the REST API and the server's life cycle, against
-#![allow(clippy::unwrap_used)]
 //! the real server spawned in-process on port 0 with a fresh database.
 //! The Socket.IO protocol is tested through real clients in `tests/js`.
+
+#![allow(clippy::unwrap_used)]
 
 mod helpers;
 mod lifecycle;
