@@ -45,22 +45,7 @@ impl Verifier {
                     let pem = std::fs::read(path).map_err(|e| {
                         anyhow::anyhow!("cannot read JWT public key {}: {e}", path.display())
                     })?;
-                    let text = String::from_utf8_lossy(&pem);
-                    let is_ec = text.contains("EC PUBLIC KEY")
-                        || config
-                            .jwt_algorithm
-                            .as_deref()
-                            .is_some_and(|a| a.eq_ignore_ascii_case("ES256"));
-                    let key = if is_ec {
-                        DecodingKey::from_ec_pem(&pem)?
-                    } else {
-                        DecodingKey::from_rsa_pem(&pem)?
-                    };
-                    let alg = if is_ec {
-                        Algorithm::ES256
-                    } else {
-                        Algorithm::RS256
-                    };
+                    let (key, alg) = public_key(&pem, config.jwt_algorithm.as_deref())?;
                     (key, None, alg, KeySource::Configured)
                 }
                 (None, Some(secret)) => (
@@ -91,7 +76,10 @@ impl Verifier {
         let mut validation = Validation::new(algorithm);
         validation.leeway = config.jwt_leeway_seconds;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        let mut required = vec!["exp"];
+        required.extend(config.jwt_issuer.as_ref().map(|_| "iss"));
+        required.extend(config.jwt_audience.as_ref().map(|_| "aud"));
+        validation.set_required_spec_claims(&required);
         match &config.jwt_audience {
             Some(aud) => validation.set_audience(&[aud]),
             None => validation.validate_aud = false,
@@ -153,6 +141,20 @@ impl Verifier {
         }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key).ok()
     }
+}
+
+/// An RSA or EC public key in PEM (PKCS#1 or SPKI); the key type decides
+/// the algorithm unless one is configured.
+fn public_key(pem: &[u8], algorithm: Option<&str>) -> anyhow::Result<(DecodingKey, Algorithm)> {
+    let wants_ec = algorithm.is_some_and(|a| a.eq_ignore_ascii_case("ES256"));
+    let rsa = || DecodingKey::from_rsa_pem(pem).map(|k| (k, Algorithm::RS256));
+    let ec = || DecodingKey::from_ec_pem(pem).map(|k| (k, Algorithm::ES256));
+    let found = if wants_ec {
+        ec().or_else(|_| rsa())
+    } else {
+        rsa().or_else(|_| ec())
+    };
+    found.map_err(|e| anyhow::anyhow!("JWT public key is neither an RSA nor an EC PEM key: {e}"))
 }
 
 fn random_secret() -> String {
