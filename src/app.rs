@@ -1,5 +1,6 @@
 //! The state shared by socket handlers, REST handlers and background tasks.
 
+use socketioxide::adapter::Adapter;
 use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
 
@@ -11,19 +12,18 @@ use socketioxide::operators::BroadcastOperators;
 use crate::auth::Verifier;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
-use crate::realtime::presence::Presence;
 use crate::realtime::stats::StatsCoalescer;
 use crate::realtime::typing::TypingTimers;
 use crate::service::SessionLocks;
 use crate::shutdown::InFlight;
 
-pub type AppState = Arc<App>;
+pub type AppState<A> = Arc<App<A>>;
 
-pub struct App {
+pub struct App<A: Adapter> {
     pub db: DatabaseConnection,
     /// Set once, right after the Socket.IO layer is built: the layer needs
     /// this state and REST handlers need the layer's `SocketIo` to emit.
-    io: OnceLock<SocketIo>,
+    io: OnceLock<SocketIo<A>>,
     pub verifier: Verifier,
     pub config: ServerConfig,
     /// A name for this process in `/ws/stats` (several nodes share a Redis).
@@ -32,16 +32,22 @@ pub struct App {
     pub send_limiter: DefaultKeyedRateLimiter<(String, String)>,
     /// typing, per socket id.
     pub typing_limiter: DefaultKeyedRateLimiter<String>,
-    pub presence: Presence,
     pub typing: TypingTimers,
     pub stats: StatsCoalescer,
     pub locks: SessionLocks,
     pub metrics: Metrics,
     pub in_flight: InFlight,
+    /// Set with the Redis adapter, for `/health`.
+    pub redis: Option<redis::Client>,
 }
 
-impl App {
-    pub fn new(db: DatabaseConnection, verifier: Verifier, config: ServerConfig) -> Self {
+impl<A: Adapter> App<A> {
+    pub fn new(
+        db: DatabaseConnection,
+        verifier: Verifier,
+        config: ServerConfig,
+        redis: Option<redis::Client>,
+    ) -> Self {
         let per_second = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         let send_quota = Quota::per_second(per_second(config.send_rate_per_second))
             .allow_burst(per_second(config.send_burst));
@@ -53,28 +59,28 @@ impl App {
             node_id: crate::chat::new_id(),
             send_limiter: RateLimiter::keyed(send_quota),
             typing_limiter: RateLimiter::keyed(typing_quota),
-            presence: Presence::default(),
             typing: TypingTimers::default(),
             stats: StatsCoalescer::default(),
             locks: SessionLocks::default(),
             metrics: Metrics::new(),
             in_flight: InFlight::default(),
+            redis,
             config,
         }
     }
 
-    pub fn set_io(&self, io: SocketIo) {
+    pub fn set_io(&self, io: SocketIo<A>) {
         // Called once at start-up; a second call would be a bug, and the
         // first value stays.
         let _ = self.io.set(io);
     }
 
-    pub fn io(&self) -> Option<&SocketIo> {
+    pub fn io(&self) -> Option<&SocketIo<A>> {
         self.io.get()
     }
 
     /// Broadcast operators of the `/chat` namespace.
-    pub fn chat(&self) -> Option<BroadcastOperators> {
+    pub fn chat(&self) -> Option<BroadcastOperators<A>> {
         self.io.get()?.of(crate::realtime::NAMESPACE)
     }
 }

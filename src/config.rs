@@ -69,6 +69,10 @@ pub struct ServerConfig {
         global = true
     )]
     pub database_url: String,
+    /// redis://host:port/?protocol=resp3 — share rooms and broadcasts with
+    /// the other nodes through Redis (>= 7). Unset: a single node.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
     /// SQLite `synchronous` pragma: NORMAL survives a crash of the process,
     /// FULL also a power loss.
     #[arg(
@@ -179,6 +183,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("database", &redact_url(&self.database_url))
+            .field("redis", &self.redis_url.as_deref().map(redact_url))
             .field(
                 "jwt_secret",
                 &self.jwt_secret.as_ref().map(|_| "<redacted>"),

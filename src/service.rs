@@ -3,6 +3,7 @@
 //! [`crate::realtime::events`]), so the two paths cannot disagree about who
 //! is told what.
 
+use socketioxide::adapter::Adapter;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
@@ -45,7 +46,11 @@ pub struct Sent {
     pub is_new: bool,
 }
 
-pub async fn send_message(app: &AppState, user: &User, req: SendRequest) -> AppResult<Sent> {
+pub async fn send_message<A: Adapter>(
+    app: &AppState<A>,
+    user: &User,
+    req: SendRequest,
+) -> AppResult<Sent> {
     if app
         .send_limiter
         .check_key(&(user.tenant.clone(), user.id.clone()))
@@ -68,8 +73,8 @@ pub async fn send_message(app: &AppState, user: &User, req: SendRequest) -> AppR
 }
 
 /// Opens a session (or returns the open one); `true` when it is new.
-pub async fn open_session(
-    app: &AppState,
+pub async fn open_session<A: Adapter>(
+    app: &AppState<A>,
     user: &User,
     req: OpenRequest,
 ) -> AppResult<(SessionView, bool)> {
@@ -95,7 +100,11 @@ pub async fn open_session(
     Ok((view, opened.created))
 }
 
-pub async fn mark_read(app: &AppState, user: &User, req: MarkReadRequest) -> AppResult<u64> {
+pub async fn mark_read<A: Adapter>(
+    app: &AppState<A>,
+    user: &User,
+    req: MarkReadRequest,
+) -> AppResult<u64> {
     let read = messages::mark_read(&app.db, user, &req).await?;
     if let Some(up_to) = &read.up_to {
         events::messages_read(app, user, up_to, read.read_at, read.count).await;
@@ -103,8 +112,8 @@ pub async fn mark_read(app: &AppState, user: &User, req: MarkReadRequest) -> App
     Ok(read.count)
 }
 
-pub async fn close_session(
-    app: &AppState,
+pub async fn close_session<A: Adapter>(
+    app: &AppState<A>,
     user: &User,
     req: CloseRequest,
 ) -> AppResult<SessionView> {
@@ -119,8 +128,8 @@ pub async fn close_session(
 
 /// REST assign: an agent takes a pending session for themself (another
 /// agent's is `conflict`); an admin assigns or transfers to any staff member.
-pub async fn assign_session(
-    app: &AppState,
+pub async fn assign_session<A: Adapter>(
+    app: &AppState<A>,
     user: &User,
     session_id: &str,
     agent_id: Option<String>,

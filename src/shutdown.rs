@@ -6,27 +6,30 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
-/// Counts socket events and REST calls being handled.
+/// Counts socket events being handled, so shutdown can wait for them.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<Counter>);
+
 #[derive(Default)]
-pub struct InFlight {
+struct Counter {
     count: AtomicUsize,
     idle: Notify,
 }
 
 /// Held while one event is handled.
-pub struct InFlightGuard(Arc<crate::app::App>);
+pub struct InFlightGuard(Arc<Counter>);
 
 impl InFlight {
-    pub fn enter(app: &Arc<crate::app::App>) -> InFlightGuard {
-        app.in_flight.count.fetch_add(1, Ordering::SeqCst);
-        InFlightGuard(app.clone())
+    pub fn enter(&self) -> InFlightGuard {
+        self.0.count.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self.0.clone())
     }
 
     /// Resolves once nothing is in flight.
     pub async fn idle(&self) {
         loop {
-            let notified = self.idle.notified();
-            if self.count.load(Ordering::SeqCst) == 0 {
+            let notified = self.0.idle.notified();
+            if self.0.count.load(Ordering::SeqCst) == 0 {
                 return;
             }
             notified.await;
@@ -36,8 +39,8 @@ impl InFlight {
 
 impl Drop for InFlightGuard {
     fn drop(&mut self) {
-        if self.0.in_flight.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.in_flight.idle.notify_waiters();
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
         }
     }
 }

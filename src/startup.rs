@@ -1,6 +1,7 @@
 //! Builds the application (database, Socket.IO layer, REST router, static
 //! files), binds its listener, serves it and shuts it down gracefully.
 
+use socketioxide::adapter::Adapter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +9,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::any;
-use socketioxide::SocketIo;
+use futures_util::future::BoxFuture;
+use sea_orm::DatabaseConnection;
+use socketioxide::{SocketIo, SocketIoBuilder};
+use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
@@ -19,72 +23,58 @@ use crate::app::{App, AppState};
 use crate::auth::{KeySource, Verifier};
 use crate::config::{ServerConfig, redact_url};
 use crate::error::AppError;
+use crate::shutdown::InFlight;
 use crate::{db, http, realtime};
 
+/// The server, bound and ready to serve. Not generic: the adapter (local
+/// or Redis) is chosen at build time and hidden behind `close_sockets`.
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    app: AppState,
+    db: DatabaseConnection,
+    in_flight: InFlight,
+    close_sockets: Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>,
+    grace: Duration,
 }
 
 impl Application {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
         let (verifier, source) = Verifier::from_config(&config)?;
-        if config.dev_mode() {
-            match &source {
-                KeySource::Generated(secret) => tracing::warn!(
-                    jwt_secret = %secret,
-                    "DEVELOPMENT MODE: no JWT_SECRET or JWT_PUBLIC_KEY_FILE configured; tokens are signed with \
-                     this random secret, POST /api/dev/token is open and CORS allows any origin. Never run \
-                     this in production."
-                ),
-                KeySource::Configured => tracing::warn!(
-                    "DEVELOPMENT MODE (--dev): POST /api/dev/token is open and CORS allows any origin"
-                ),
-            }
-        }
+        warn_about_development_mode(&config, &source);
         let db = db::connect(&config).await?;
         db::migrate(&db).await?;
         tracing::info!(database = %redact_url(&config.database_url), "database ready");
-
-        let app: AppState = Arc::new(App::new(db, verifier, config.clone()));
-        let (layer, io) = SocketIo::builder()
-            .with_state(app.clone())
-            .max_payload(config.max_payload)
-            .ws_max_message_size(config.ws_max_message_size)
-            .ws_max_frame_size(config.ws_max_message_size)
-            .build_layer();
-        realtime::register(&io);
-        app.set_io(io);
-
-        let router = http::router(&app)
-            .route("/api/{*rest}", any(unknown_route))
-            .route("/ws/{*rest}", any(unknown_route))
-            .fallback_service(static_files(&config))
-            .layer(layer)
-            .layer(cors(&config))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::X_FRAME_OPTIONS,
-                HeaderValue::from_static("DENY"),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            ))
-            .layer(TraceLayer::new_for_http())
-            .with_state(app.clone());
-
         let listener = TcpListener::bind(SocketAddr::new(config.host, config.port)).await?;
-        spawn_housekeeping(&app);
-        Ok(Self {
-            listener,
-            router,
-            app,
-        })
+
+        match config.redis_url.clone() {
+            None => {
+                let parts = assemble(config, db, verifier, None, SocketIo::builder());
+                realtime::register(&parts.io);
+                Ok(parts.into_application(listener))
+            }
+            Some(url) => {
+                let client = redis::Client::open(url.as_str())
+                    .map_err(|e| anyhow::anyhow!("REDIS_URL {}: {e}", redact_url(&url)))?;
+                let adapter = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    RedisAdapterCtr::new_with_redis(&client),
+                )
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!("Redis at {} did not answer in 10 s", redact_url(&url))
+                })?
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot connect to Redis at {}: {e}", redact_url(&url))
+                })?;
+                let builder = SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter);
+                let parts = assemble(config, db, verifier, Some(client), builder);
+                realtime::register(&parts.io)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
+                tracing::info!(redis = %redact_url(&url), "Redis adapter ready");
+                Ok(parts.into_application(listener))
+            }
+        }
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -101,22 +91,16 @@ impl Application {
         let addr = self.local_addr()?;
         tracing::info!("listening on http://{addr}");
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-        let app = self.app.clone();
-        let grace = Duration::from_secs(app.config.shutdown_timeout_seconds);
         let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let (in_flight, close_sockets, grace) = (self.in_flight, self.close_sockets, self.grace);
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing events in flight");
             let _ = stop_accepting.send(());
-            if tokio::time::timeout(grace, app.in_flight.idle())
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(grace, in_flight.idle()).await.is_err() {
                 tracing::warn!("events still in flight after {grace:?}; closing anyway");
             }
-            if let Some(io) = app.io() {
-                io.close().await;
-            }
+            close_sockets().await;
             let _ = closed_tx.send(());
         });
         let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
@@ -130,11 +114,91 @@ impl Application {
                 tracing::warn!("connections still open after shutdown; exiting");
             }
         }
-        if let Err(err) = self.app.db.clone().close().await {
+        if let Err(err) = self.db.close().await {
             tracing::warn!(%err, "closing the database");
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// What [`assemble`] built, before the namespace is registered.
+struct Parts<A: Adapter> {
+    io: SocketIo<A>,
+    app: AppState<A>,
+    router: Router,
+}
+
+impl<A: Adapter> Parts<A> {
+    fn into_application(self, listener: TcpListener) -> Application {
+        spawn_housekeeping(&self.app);
+        let io = self.io;
+        Application {
+            listener,
+            router: self.router,
+            db: self.app.db.clone(),
+            in_flight: self.app.in_flight.clone(),
+            close_sockets: Box::new(move || Box::pin(async move { io.close().await })),
+            grace: Duration::from_secs(self.app.config.shutdown_timeout_seconds),
+        }
+    }
+}
+
+/// The app state, the Socket.IO layer and the router, for any adapter.
+fn assemble<A: Adapter>(
+    config: ServerConfig,
+    db: DatabaseConnection,
+    verifier: Verifier,
+    redis: Option<redis::Client>,
+    builder: SocketIoBuilder<A>,
+) -> Parts<A> {
+    let app: AppState<A> = Arc::new(App::new(db, verifier, config.clone(), redis));
+    let (layer, io) = builder
+        .with_state(app.clone())
+        .max_payload(config.max_payload)
+        .ws_max_message_size(config.ws_max_message_size)
+        .ws_max_frame_size(config.ws_max_message_size)
+        .build_layer();
+    app.set_io(io.clone());
+    let router = http::router(&app)
+        .route("/api/{*rest}", any(unknown_route))
+        .route("/ws/{*rest}", any(unknown_route))
+        .fallback_service(static_files(&config))
+        .layer(layer)
+        .layer(cors(&config))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app.clone());
+    Parts { io, app, router }
+}
+
+fn warn_about_development_mode(config: &ServerConfig, source: &KeySource) {
+    if !config.dev_mode() {
+        return;
+    }
+    match source {
+        KeySource::Generated(secret) => tracing::warn!(
+            jwt_secret = %secret,
+            "DEVELOPMENT MODE: no JWT_SECRET or JWT_PUBLIC_KEY_FILE configured; tokens are signed with \
+             this random secret, POST /api/dev/token is open and CORS allows any origin. Never run \
+             this in production."
+        ),
+        KeySource::Configured => {
+            tracing::warn!(
+                "DEVELOPMENT MODE (--dev): POST /api/dev/token is open and CORS allows any origin"
+            )
+        }
     }
 }
 
@@ -172,7 +236,7 @@ fn cors(config: &ServerConfig) -> CorsLayer {
 }
 
 /// Keyed rate limiters keep a cell per key: drop the idle ones.
-fn spawn_housekeeping(app: &AppState) {
+fn spawn_housekeeping<A: Adapter>(app: &AppState<A>) {
     let app = Arc::downgrade(app);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 
 use super::JsonBody;
 use crate::app::AppState;
@@ -15,12 +16,12 @@ use crate::error::{AppError, AppResult};
 /// Demo tokens last a day.
 const TTL_SECONDS: u64 = 86_400;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/dev/token", post(mint_token))
+pub fn router<A: Adapter>() -> Router<AppState<A>> {
+    Router::new().route("/api/dev/token", post(mint_token::<A>))
 }
 
-async fn mint_token(
-    State(app): State<AppState>,
+async fn mint_token<A: Adapter>(
+    State(app): State<AppState<A>>,
     JsonBody(body): JsonBody,
 ) -> AppResult<Json<Value>> {
     let fields = Fields::of(&body)?;

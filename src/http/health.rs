@@ -6,23 +6,29 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use socketioxide::adapter::Adapter;
 
 use crate::app::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router<A: Adapter>() -> Router<AppState<A>> {
     Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics))
+        .route("/health", get(health::<A>))
+        .route("/metrics", get(metrics::<A>))
 }
 
 /// 200 `ok` while the database answers, 503 `degraded` when it does not.
-async fn health(State(app): State<AppState>) -> Response {
+async fn health<A: Adapter>(State(app): State<AppState<A>>) -> Response {
     let database = tokio::time::timeout(std::time::Duration::from_secs(2), app.db.ping()).await;
     let up = matches!(database, Ok(Ok(())));
+    let adapter = match &app.redis {
+        None => "local",
+        Some(client) if redis_answers(client).await => "redis",
+        Some(_) => "unavailable",
+    };
     let body = json!({
-        "status": if up { "ok" } else { "degraded" },
+        "status": if up && adapter != "unavailable" { "ok" } else { "degraded" },
         "database": if up { "ok" } else { "unavailable" },
-        "adapter": "local",
+        "adapter": adapter,
         "version": env!("CARGO_PKG_VERSION"),
     });
     let status = if up {
@@ -33,7 +39,22 @@ async fn health(State(app): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn metrics(State(app): State<AppState>) -> Response {
+/// A PING on a fresh connection, bounded in time.
+async fn redis_answers(client: &redis::Client) -> bool {
+    let ping = async {
+        let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .ok()
+    };
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(1), ping).await,
+        Ok(Some(_))
+    )
+}
+
+async fn metrics<A: Adapter>(State(app): State<AppState<A>>) -> Response {
     if !app.config.metrics_enabled {
         return StatusCode::NOT_FOUND.into_response();
     }

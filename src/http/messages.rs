@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 
 use super::{AuthUser, JsonBody, Params, limit, params};
 use crate::app::AppState;
@@ -14,17 +15,17 @@ use crate::chat::{MessageView, sessions};
 use crate::error::{AppError, AppResult};
 use crate::service;
 
-pub fn router() -> Router<AppState> {
+pub fn router<A: Adapter>() -> Router<AppState<A>> {
     Router::new().route(
         "/api/chat/sessions/{id}/messages",
-        get(list_messages).post(send_message),
+        get(list_messages::<A>).post(send_message::<A>),
     )
 }
 
 /// `before`/`after` are message ids; `nextCursor` is the id to pass the same
 /// way for the next page in that direction.
-async fn list_messages(
-    State(app): State<AppState>,
+async fn list_messages<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
     query: Params,
@@ -58,8 +59,8 @@ async fn list_messages(
 }
 
 /// 201 for a new message; 200 when the `clientMessageId` was stored before.
-async fn send_message(
-    State(app): State<AppState>,
+async fn send_message<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,

@@ -2,6 +2,7 @@
 //! `router()`, and the extractors they share (the bearer-token user, a JSON
 //! body whose errors have the protocol's shape).
 
+use socketioxide::adapter::Adapter;
 pub mod dev;
 pub mod health;
 pub mod messages;
@@ -23,14 +24,14 @@ use crate::error::AppError;
 
 /// Every route of the API; the socket layer and static files are added by
 /// [`crate::startup`].
-pub fn router(app: &AppState) -> Router<AppState> {
+pub fn router<A: Adapter>(app: &AppState<A>) -> Router<AppState<A>> {
     let router = Router::new()
-        .merge(sessions::router())
-        .merge(messages::router())
-        .merge(stats::router())
-        .merge(health::router());
+        .merge(sessions::router::<A>())
+        .merge(messages::router::<A>())
+        .merge(stats::router::<A>())
+        .merge(health::router::<A>());
     if app.config.dev_mode() {
-        router.merge(dev::router())
+        router.merge(dev::router::<A>())
     } else {
         router
     }
@@ -40,10 +41,10 @@ pub fn router(app: &AppState) -> Router<AppState> {
 /// like a socket connection's.
 pub struct AuthUser(pub User);
 
-impl FromRequestParts<AppState> for AuthUser {
+impl<A: Adapter> FromRequestParts<AppState<A>> for AuthUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, app: &AppState<A>) -> Result<Self, AppError> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -62,10 +63,10 @@ impl FromRequestParts<AppState> for AuthUser {
 /// functions as socket payloads.
 pub struct JsonBody(pub Value);
 
-impl FromRequest<AppState> for JsonBody {
+impl<A: Adapter> FromRequest<AppState<A>> for JsonBody {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, app: &AppState) -> Result<Self, AppError> {
+    async fn from_request(req: Request, app: &AppState<A>) -> Result<Self, AppError> {
         let bytes = Bytes::from_request(req, app)
             .await
             .map_err(|_| AppError::MessageTooLong(app.config.message_max_length))?;

@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 
 use super::{AuthUser, JsonBody, Params, limit, params};
 use crate::app::AppState;
@@ -15,17 +16,20 @@ use crate::chat::{SessionView, sessions, users};
 use crate::error::{AppError, AppResult};
 use crate::service;
 
-pub fn router() -> Router<AppState> {
+pub fn router<A: Adapter>() -> Router<AppState<A>> {
     Router::new()
-        .route("/api/chat/sessions", post(open_session).get(list_sessions))
-        .route("/api/chat/sessions/{id}", get(get_session))
-        .route("/api/chat/sessions/{id}/assign", post(assign_session))
-        .route("/api/chat/sessions/{id}/read", post(mark_read))
-        .route("/api/chat/sessions/{id}/close", post(close_session))
+        .route(
+            "/api/chat/sessions",
+            post(open_session::<A>).get(list_sessions::<A>),
+        )
+        .route("/api/chat/sessions/{id}", get(get_session::<A>))
+        .route("/api/chat/sessions/{id}/assign", post(assign_session::<A>))
+        .route("/api/chat/sessions/{id}/read", post(mark_read::<A>))
+        .route("/api/chat/sessions/{id}/close", post(close_session::<A>))
 }
 
-async fn open_session(
-    State(app): State<AppState>,
+async fn open_session<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     JsonBody(body): JsonBody,
 ) -> AppResult<(StatusCode, Json<SessionView>)> {
@@ -38,8 +42,8 @@ async fn open_session(
     Ok((status, Json(view)))
 }
 
-async fn list_sessions(
-    State(app): State<AppState>,
+async fn list_sessions<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     query: Params,
 ) -> AppResult<Json<Value>> {
@@ -69,8 +73,8 @@ fn decode_cursor(cursor: &str) -> AppResult<String> {
         .ok_or_else(|| AppError::invalid("cursor is not one this server gave"))
 }
 
-async fn get_session(
-    State(app): State<AppState>,
+async fn get_session<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
 ) -> AppResult<Json<SessionView>> {
@@ -78,8 +82,8 @@ async fn get_session(
     Ok(Json(users::session_view(&app.db, &row).await?))
 }
 
-async fn assign_session(
-    State(app): State<AppState>,
+async fn assign_session<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
@@ -98,8 +102,8 @@ async fn assign_session(
     ))
 }
 
-async fn mark_read(
-    State(app): State<AppState>,
+async fn mark_read<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
@@ -109,8 +113,8 @@ async fn mark_read(
     Ok(Json(json!({ "count": count })))
 }
 
-async fn close_session(
-    State(app): State<AppState>,
+async fn close_session<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,

@@ -1,6 +1,7 @@
 //! `GET /api/chat/stats` (agents) and `GET /ws/stats` (admins: this node's
 //! connections of their tenant).
 
+use socketioxide::adapter::Adapter;
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::State;
@@ -14,14 +15,14 @@ use crate::chat::{Role, Stats, User};
 use crate::error::{AppError, AppResult};
 use crate::realtime::stats;
 
-pub fn router() -> Router<AppState> {
+pub fn router<A: Adapter>() -> Router<AppState<A>> {
     Router::new()
-        .route("/api/chat/stats", get(get_stats))
-        .route("/ws/stats", get(socket_stats))
+        .route("/api/chat/stats", get(get_stats::<A>))
+        .route("/ws/stats", get(socket_stats::<A>))
 }
 
-async fn get_stats(
-    State(app): State<AppState>,
+async fn get_stats<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
 ) -> AppResult<Json<Stats>> {
     if !user.role.is_staff() {
@@ -30,8 +31,8 @@ async fn get_stats(
     Ok(Json(stats::snapshot(&app, &user.tenant).await?))
 }
 
-async fn socket_stats(
-    State(app): State<AppState>,
+async fn socket_stats<A: Adapter>(
+    State(app): State<AppState<A>>,
     AuthUser(admin): AuthUser,
 ) -> AppResult<Json<Value>> {
     if admin.role != Role::Admin {

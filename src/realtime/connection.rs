@@ -5,14 +5,15 @@
 
 use serde_json::{Value, json};
 use socketioxide::ParserError;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::{messages, sessions, stats, typing};
+use super::{messages, presence, sessions, stats, typing};
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::chat::clock::{now_ms, rfc3339};
-use crate::chat::{User, agents_room, users};
+use crate::chat::{User, users};
 use crate::metrics::ReasonLabels;
 
 /// What the client sees as `err.message` of `connect_error`.
@@ -27,10 +28,10 @@ impl std::fmt::Display for Refused {
 
 /// Connect middleware: runs before the socket joins the namespace, so a
 /// refused client gets no other event and nothing is stored.
-pub async fn authenticate(
-    s: SocketRef,
+pub async fn authenticate<A: Adapter>(
+    s: SocketRef<A>,
     TryData(auth): TryData<Value>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) -> Result<(), Refused> {
     let result = token_of(&s, auth).and_then(|token| app.verifier.verify(&token));
     let user = match result {
@@ -51,12 +52,32 @@ pub async fn authenticate(
         // database state themselves.
         tracing::warn!(user = %user.id, code = err.code().as_str(), "cannot record user");
     }
+    prepare(&s, &user);
     s.extensions.insert(user);
     Ok(())
 }
 
+/// Registers every handler and joins the user's rooms. Called from the
+/// middleware, which socketioxide awaits before it sends CONNECT: the
+/// connect handler runs in a task spawned after CONNECT, so events a client
+/// sends the moment it is connected could otherwise find no handler.
+fn prepare<A: Adapter>(s: &SocketRef<A>, user: &User) {
+    s.on("join-session", sessions::join_session::<A>);
+    s.on("leave-session", sessions::leave_session::<A>);
+    s.on("close-session", sessions::close_session::<A>);
+    s.on("send-message", messages::send_message::<A>);
+    s.on("mark-read", messages::mark_read::<A>);
+    s.on("typing", typing::typing::<A>);
+    s.on_disconnect(on_disconnect::<A>);
+    s.join(user.room());
+    s.join(presence::presence_room(user));
+}
+
 /// `auth.token`, then the `token` query parameter, then `Authorization: Bearer`.
-fn token_of(s: &SocketRef, auth: Result<Value, ParserError>) -> Result<String, AuthError> {
+fn token_of<A: Adapter>(
+    s: &SocketRef<A>,
+    auth: Result<Value, ParserError>,
+) -> Result<String, AuthError> {
     match auth.ok().as_ref().and_then(|a| a.get("token")) {
         Some(Value::String(token)) => return Ok(token.clone()),
         Some(Value::Null) | None => {}
@@ -113,26 +134,14 @@ fn hex_byte(pair: &[u8]) -> Option<u8> {
     u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()
 }
 
-/// Registers every handler before the first `.await`, so events sent right
-/// after connecting find their handler.
-pub async fn on_connect(
-    s: SocketRef,
+/// The socket is connected (its handlers and rooms are in place, see
+/// [`prepare`]): say hello, give staff a stats snapshot, and tell the
+/// tenant's agents that presence changed.
+pub async fn on_connect<A: Adapter>(
+    s: SocketRef<A>,
     Extension(user): Extension<User>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) {
-    s.on("join-session", sessions::join_session);
-    s.on("leave-session", sessions::leave_session);
-    s.on("close-session", sessions::close_session);
-    s.on("send-message", messages::send_message);
-    s.on("mark-read", messages::mark_read);
-    s.on("typing", typing::typing);
-    s.on_disconnect(on_disconnect);
-
-    s.join(user.room());
-    if user.role.is_staff() {
-        s.join(agents_room(&user.tenant));
-    }
-    app.presence.connected(&user);
     app.metrics.connections.inc();
     app.metrics.connected_sockets.inc();
     tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, role = user.role.as_str(),
@@ -157,15 +166,14 @@ pub async fn on_connect(
     stats::changed(&app, &user.tenant);
 }
 
-async fn on_disconnect(
-    s: SocketRef,
+async fn on_disconnect<A: Adapter>(
+    s: SocketRef<A>,
     reason: DisconnectReason,
     Extension(user): Extension<User>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) {
     tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, ?reason, "disconnected");
     typing::disconnected(&app, &s, &user).await;
-    app.presence.disconnected(&user);
     app.metrics.connected_sockets.dec();
     stats::changed(&app, &user.tenant);
 }

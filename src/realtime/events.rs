@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 use serde_json::json;
+use socketioxide::adapter::Adapter;
 
 use crate::app::AppState;
 use crate::chat::clock::rfc3339;
@@ -11,7 +12,12 @@ use crate::chat::{MessageView, SessionView, User, agents_room, session_room};
 use entities::message;
 
 /// Emits to the union of `rooms` (a socket in several hears it once).
-async fn emit<T: Serialize + ?Sized>(app: &AppState, rooms: Vec<String>, event: &str, data: &T) {
+async fn emit<A: Adapter, T: Serialize + ?Sized>(
+    app: &AppState<A>,
+    rooms: Vec<String>,
+    event: &str,
+    data: &T,
+) {
     let Some(ns) = app.chat() else { return };
     if let Err(err) = ns.within(rooms).emit(event, data).await {
         tracing::warn!(event, error = %err, "broadcast failed");
@@ -19,7 +25,7 @@ async fn emit<T: Serialize + ?Sized>(app: &AppState, rooms: Vec<String>, event: 
 }
 
 /// `new-message` to the session's room, sender included.
-pub async fn new_message(app: &AppState, message: &MessageView) {
+pub async fn new_message<A: Adapter>(app: &AppState<A>, message: &MessageView) {
     emit(
         app,
         vec![session_room(&message.session_id)],
@@ -30,7 +36,7 @@ pub async fn new_message(app: &AppState, message: &MessageView) {
 }
 
 /// `new-pending-session` to the tenant's agents.
-pub async fn pending_session(app: &AppState, tenant: &str, session: &SessionView) {
+pub async fn pending_session<A: Adapter>(app: &AppState<A>, tenant: &str, session: &SessionView) {
     emit(
         app,
         vec![agents_room(tenant)],
@@ -41,7 +47,7 @@ pub async fn pending_session(app: &AppState, tenant: &str, session: &SessionView
 }
 
 /// `session-updated` (assignment, transfer) to the room and the agents.
-pub async fn session_updated(app: &AppState, tenant: &str, session: &SessionView) {
+pub async fn session_updated<A: Adapter>(app: &AppState<A>, tenant: &str, session: &SessionView) {
     emit(
         app,
         vec![session_room(&session.id), agents_room(tenant)],
@@ -52,8 +58,8 @@ pub async fn session_updated(app: &AppState, tenant: &str, session: &SessionView
 }
 
 /// `session-closed` to the room and the agents.
-pub async fn session_closed(
-    app: &AppState,
+pub async fn session_closed<A: Adapter>(
+    app: &AppState<A>,
     tenant: &str,
     session: &SessionView,
     by: &User,
@@ -70,8 +76,8 @@ pub async fn session_closed(
 }
 
 /// `messages-read` to the room; `up_to` is the newest message marked.
-pub async fn messages_read(
-    app: &AppState,
+pub async fn messages_read<A: Adapter>(
+    app: &AppState<A>,
     reader: &User,
     up_to: &message::Model,
     read_at: i64,

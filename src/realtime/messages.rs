@@ -1,6 +1,7 @@
 //! `send-message` and `mark-read`.
 
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::reply::{payload, reply};
@@ -8,16 +9,15 @@ use crate::app::AppState;
 use crate::chat::User;
 use crate::chat::input::{MarkReadRequest, SendRequest};
 use crate::service;
-use crate::shutdown::InFlight;
 
-pub async fn send_message(
-    s: SocketRef,
+pub async fn send_message<A: Adapter>(
+    s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     Extension(user): Extension<User>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) {
-    let _in_flight = InFlight::enter(&app);
+    let _in_flight = app.in_flight.enter();
     let result = async {
         let req = SendRequest::parse(&payload(data)?)?;
         Ok(service::send_message(&app, &user, req).await?.message)
@@ -26,14 +26,14 @@ pub async fn send_message(
     reply(&app, &s, ack, "send-message", result);
 }
 
-pub async fn mark_read(
-    s: SocketRef,
+pub async fn mark_read<A: Adapter>(
+    s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     Extension(user): Extension<User>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) {
-    let _in_flight = InFlight::enter(&app);
+    let _in_flight = app.in_flight.enter();
     let result = async {
         let req = MarkReadRequest::parse(&payload(data)?)?;
         let session_id = req.session_id.clone();

@@ -11,15 +11,19 @@ pub mod stats;
 pub mod typing;
 
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::handler::ConnectHandler;
+use socketioxide_core::adapter::DefinedAdapter;
 
 pub const NAMESPACE: &str = "/chat";
 
 /// Registers the namespace; handlers of each socket are registered in
 /// [`connection::on_connect`].
-pub fn register(io: &SocketIo) {
+/// The result is the adapter's initialisation (a future to await for a
+/// remote adapter, nothing for the local one).
+pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
     io.ns(
         NAMESPACE,
-        connection::on_connect.with(connection::authenticate),
-    );
+        connection::on_connect::<A>.with(connection::authenticate::<A>),
+    )
 }

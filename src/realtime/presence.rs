@@ -1,94 +1,84 @@
-//! Who is connected to this node, per tenant: the `onlineAgents` and
-//! `onlineCustomers` of the stats count distinct users, not sockets.
-//! A `std::sync::Mutex`: no `.await` while held, tiny critical sections.
+//! Who is online, per tenant, across every node: asked of the adapter (the
+//! local one, or Redis), not kept in this process, so a node that dies
+//! takes its users with it. Staff sockets are in `agents:{tenant}`,
+//! customers' in `customers:{tenant}`; every socket is in its
+//! `user:{tenant}:{id}` room, so the distinct user rooms of those sockets
+//! are the distinct users.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use socketioxide::adapter::Adapter;
+use socketioxide_core::adapter::Room;
 
-use crate::chat::User;
+use crate::app::AppState;
+use crate::chat::{User, agents_room};
 
-#[derive(Default)]
-struct Tenant {
-    /// Sockets per user id, staff and customers apart.
-    staff: HashMap<String, usize>,
-    customers: HashMap<String, usize>,
+/// Room of a tenant's customers (internal: presence counting only).
+pub fn customers_room(tenant: &str) -> String {
+    format!("customers:{tenant}")
 }
 
-#[derive(Default)]
-pub struct Presence {
-    tenants: Mutex<HashMap<String, Tenant>>,
-}
-
-impl Presence {
-    pub fn connected(&self, user: &User) {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let tenant = tenants.entry(user.tenant.clone()).or_default();
-        let users = if user.role.is_staff() {
-            &mut tenant.staff
-        } else {
-            &mut tenant.customers
-        };
-        *users.entry(user.id.clone()).or_default() += 1;
+/// The presence room of a user: `agents:` for staff, `customers:` otherwise.
+pub fn presence_room(user: &User) -> String {
+    if user.role.is_staff() {
+        agents_room(&user.tenant)
+    } else {
+        customers_room(&user.tenant)
     }
+}
 
-    pub fn disconnected(&self, user: &User) {
-        let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(tenant) = tenants.get_mut(&user.tenant) else {
-            return;
-        };
-        let users = if user.role.is_staff() {
-            &mut tenant.staff
-        } else {
-            &mut tenant.customers
-        };
-        if let Some(count) = users.get_mut(&user.id) {
-            *count -= 1;
-            if *count == 0 {
-                users.remove(&user.id);
+/// `(onlineAgents, onlineCustomers)` of a tenant, on all nodes.
+pub async fn online<A: Adapter>(app: &AppState<A>, tenant: &str) -> (usize, usize) {
+    let Some(ns) = app.chat() else { return (0, 0) };
+    let mut counts = [0; 2];
+    for (i, room) in [agents_room(tenant), customers_room(tenant)]
+        .into_iter()
+        .enumerate()
+    {
+        counts[i] = match ns.clone().within(room.clone()).rooms().await {
+            Ok(rooms) => distinct_users(&rooms, tenant),
+            Err(err) => {
+                // Other nodes unreachable: this node's own count is still true.
+                tracing::warn!(%tenant, error = %err, "presence from the adapter failed; counting this node only");
+                distinct_users(
+                    &ns.clone()
+                        .local()
+                        .within(room)
+                        .rooms()
+                        .await
+                        .unwrap_or_default(),
+                    tenant,
+                )
             }
-        }
-        if tenant.staff.is_empty() && tenant.customers.is_empty() {
-            tenants.remove(&user.tenant);
-        }
+        };
     }
+    (counts[0], counts[1])
+}
 
-    /// `(onlineAgents, onlineCustomers)` of a tenant.
-    pub fn counts(&self, tenant: &str) -> (usize, usize) {
-        let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-        tenants
-            .get(tenant)
-            .map(|t| (t.staff.len(), t.customers.len()))
-            .unwrap_or_default()
-    }
+fn distinct_users(rooms: &[Room], tenant: &str) -> usize {
+    let prefix = format!("user:{tenant}:");
+    rooms
+        .iter()
+        .filter(|room| room.starts_with(&prefix))
+        .count()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::Role;
-
-    fn user(id: &str, role: Role) -> User {
-        User {
-            id: id.into(),
-            tenant: "t".into(),
-            role,
-            name: None,
-            email: None,
-        }
-    }
 
     #[test]
-    fn users_with_several_tabs_count_once() {
-        let presence = Presence::default();
-        presence.connected(&user("a", Role::Agent));
-        presence.connected(&user("a", Role::Agent));
-        presence.connected(&user("adm", Role::Admin));
-        presence.connected(&user("c", Role::Customer));
-        assert_eq!(presence.counts("t"), (2, 1));
-        presence.disconnected(&user("a", Role::Agent));
-        assert_eq!(presence.counts("t"), (2, 1));
-        presence.disconnected(&user("a", Role::Agent));
-        assert_eq!(presence.counts("t"), (1, 1));
-        assert_eq!(presence.counts("other"), (0, 0));
+    fn users_are_counted_by_their_user_rooms_once_each() {
+        let rooms: Vec<Room> = [
+            "user:t:a",
+            "agents:t",
+            "user:t:b",
+            "session:x",
+            "user:t2:c",
+            "user:t:ab",
+        ]
+        .into_iter()
+        .map(|r| Room::from(r.to_string()))
+        .collect();
+        assert_eq!(distinct_users(&rooms, "t"), 3);
+        assert_eq!(distinct_users(&rooms, "t2"), 1);
     }
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 use socketioxide::ParserError;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef};
 
 use crate::app::AppState;
@@ -15,10 +16,10 @@ pub fn payload(data: Result<Value, ParserError>) -> AppResult<Value> {
     data.map_err(|_| AppError::invalid("payload must be a JSON value"))
 }
 
-pub fn reply<T: Serialize>(
-    app: &AppState,
-    s: &SocketRef,
-    ack: AckSender,
+pub fn reply<A: Adapter, T: Serialize>(
+    app: &AppState<A>,
+    s: &SocketRef<A>,
+    ack: AckSender<A>,
     event: &str,
     result: AppResult<T>,
 ) {

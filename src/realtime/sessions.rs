@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 use socketioxide::ParserError;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::reply::{payload, reply};
@@ -13,7 +14,6 @@ use crate::chat::input::{CloseRequest, JoinRequest, parse_session_ref};
 use crate::chat::{MessageView, SessionView, User, messages, session_room, sessions, users};
 use crate::error::AppResult;
 use crate::service;
-use crate::shutdown::InFlight;
 
 /// Without `lastMessageId`, a join returns this many of the newest messages.
 const JOIN_HISTORY: u64 = 50;
@@ -24,23 +24,23 @@ pub struct Joined {
     messages: Vec<MessageView>,
 }
 
-pub async fn join_session(
-    s: SocketRef,
+pub async fn join_session<A: Adapter>(
+    s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     Extension(user): Extension<User>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) {
-    let _in_flight = InFlight::enter(&app);
+    let _in_flight = app.in_flight.enter();
     let result = join(&app, &s, &user, data).await;
     reply(&app, &s, ack, "join-session", result);
 }
 
 /// Under the session's lock, so no local `new-message` can fall between the
 /// history read here and the socket joining the room.
-async fn join(
-    app: &AppState,
-    s: &SocketRef,
+async fn join<A: Adapter>(
+    app: &AppState<A>,
+    s: &SocketRef<A>,
     user: &User,
     data: Result<Value, ParserError>,
 ) -> AppResult<Joined> {
@@ -99,14 +99,14 @@ async fn join(
     })
 }
 
-pub async fn leave_session(
-    s: SocketRef,
+pub async fn leave_session<A: Adapter>(
+    s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     Extension(user): Extension<User>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) {
-    let _in_flight = InFlight::enter(&app);
+    let _in_flight = app.in_flight.enter();
     let result = async {
         let session_id = parse_session_ref(&payload(data)?)?;
         typing::left_session(&app, &s, &user, &session_id).await;
@@ -117,14 +117,14 @@ pub async fn leave_session(
     reply(&app, &s, ack, "leave-session", result);
 }
 
-pub async fn close_session(
-    s: SocketRef,
+pub async fn close_session<A: Adapter>(
+    s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     Extension(user): Extension<User>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) {
-    let _in_flight = InFlight::enter(&app);
+    let _in_flight = app.in_flight.enter();
     let result =
         async { service::close_session(&app, &user, CloseRequest::parse(&payload(data)?)?).await }
             .await;

@@ -3,6 +3,7 @@
 //! the first mark schedules one computation (a single query) at the end of
 //! the current window, and marks until it runs ride along with it.
 
+use socketioxide::adapter::Adapter;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,7 +29,7 @@ pub struct StatsCoalescer {
 }
 
 /// The tenant's stats changed: schedule a `stats-update` unless one is.
-pub fn changed(app: &AppState, tenant: &str) {
+pub fn changed<A: Adapter>(app: &AppState<A>, tenant: &str) {
     let delay = {
         let mut tenants = app.stats.tenants.lock().unwrap_or_else(|e| e.into_inner());
         let state = tenants.entry(tenant.to_string()).or_default();
@@ -68,6 +69,7 @@ pub fn changed(app: &AppState, tenant: &str) {
 }
 
 /// The tenant's stats now.
-pub async fn snapshot(app: &AppState, tenant: &str) -> AppResult<Stats> {
-    domain_stats::compute(&app.db, tenant, app.presence.counts(tenant)).await
+pub async fn snapshot<A: Adapter>(app: &AppState<A>, tenant: &str) -> AppResult<Stats> {
+    let online = super::presence::online(app, tenant).await;
+    domain_stats::compute(&app.db, tenant, online).await
 }

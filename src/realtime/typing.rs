@@ -1,6 +1,7 @@
 //! `typing` -> `user-typing`, with the server's own `isTyping: false` when a
 //! typing user goes quiet for 5 s, leaves the room or disconnects.
 
+use socketioxide::adapter::Adapter;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,6 @@ use crate::app::AppState;
 use crate::chat::input::TypingRequest;
 use crate::chat::{User, session_room, sessions};
 use crate::error::{AppError, AppResult};
-use crate::shutdown::InFlight;
 
 /// After this long without an update, a typing user is said to have stopped.
 pub const IDLE: Duration = Duration::from_secs(5);
@@ -62,21 +62,21 @@ impl TypingTimers {
     }
 }
 
-pub async fn typing(
-    s: SocketRef,
+pub async fn typing<A: Adapter>(
+    s: SocketRef<A>,
     TryData(data): TryData<Value>,
-    ack: AckSender,
+    ack: AckSender<A>,
     Extension(user): Extension<User>,
-    State(app): State<AppState>,
+    State(app): State<AppState<A>>,
 ) {
-    let _in_flight = InFlight::enter(&app);
+    let _in_flight = app.in_flight.enter();
     let result = handle(&app, &s, &user, data).await;
     reply(&app, &s, ack, "typing", result);
 }
 
-async fn handle(
-    app: &AppState,
-    s: &SocketRef,
+async fn handle<A: Adapter>(
+    app: &AppState<A>,
+    s: &SocketRef<A>,
     user: &User,
     data: Result<Value, ParserError>,
 ) -> AppResult<Value> {
@@ -111,7 +111,7 @@ async fn handle(
     Ok(ok)
 }
 
-async fn announce(s: &SocketRef, user: &User, session_id: &str, is_typing: bool) {
+async fn announce<A: Adapter>(s: &SocketRef<A>, user: &User, session_id: &str, is_typing: bool) {
     let payload =
         json!({ "sessionId": session_id, "user": user.user_ref(), "isTyping": is_typing });
     if let Err(err) = s
@@ -124,14 +124,19 @@ async fn announce(s: &SocketRef, user: &User, session_id: &str, is_typing: bool)
 }
 
 /// The socket left the session's room: if it was typing there, say it stopped.
-pub async fn left_session(app: &AppState, s: &SocketRef, user: &User, session_id: &str) {
+pub async fn left_session<A: Adapter>(
+    app: &AppState<A>,
+    s: &SocketRef<A>,
+    user: &User,
+    session_id: &str,
+) {
     if app.typing.stop(&s.id.to_string(), session_id, None) {
         announce(s, user, session_id, false).await;
     }
 }
 
 /// The socket is gone: wherever it was typing, say it stopped.
-pub async fn disconnected(app: &AppState, s: &SocketRef, user: &User) {
+pub async fn disconnected<A: Adapter>(app: &AppState<A>, s: &SocketRef<A>, user: &User) {
     for session_id in app.typing.stop_all(&s.id.to_string()) {
         announce(s, user, &session_id, false).await;
     }
