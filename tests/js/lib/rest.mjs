@@ -1,0 +1,145 @@
+// The REST side of PROTOCOL.md §6, through Node's fetch, plus the shape checks
+// (Session, Message, Stats, errors) shared by every test file.
+
+import assert from 'node:assert/strict';
+
+/**
+ * Calls the REST API. `user` is a makeUser() result, a raw token string, or null
+ * (no Authorization header). Resolves with { status, body, text, headers }.
+ * options: { body, headers, rawBody }
+ */
+export async function api(server, user, method, path, options = {}) {
+  const headers = { ...(options.headers ?? {}) };
+  const token = typeof user === 'string' ? user : user?.token;
+  if (token) headers.authorization = `Bearer ${token}`;
+  let body;
+  if (options.rawBody !== undefined) {
+    body = options.rawBody;
+  } else if (options.body !== undefined) {
+    body = JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(`${server.url}${path}`, { method, headers, body });
+  const text = await response.text();
+  let parsed;
+  try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
+  return { status: response.status, body: parsed, text, headers: response.headers };
+}
+
+/** Asserts the status (one or a list) and returns the body. */
+export async function expectStatus(promise, status, context = '') {
+  const res = await promise;
+  const statuses = Array.isArray(status) ? status : [status];
+  assert.ok(statuses.includes(res.status),
+    `${context} expected HTTP ${statuses.join('|')}, got ${res.status}: ${res.text.slice(0, 500)}`);
+  return res.body;
+}
+
+/** Asserts an error response: status, and body { error: { code, message } }. */
+export async function expectRestError(promise, status, code, context = '') {
+  const res = await promise;
+  const statuses = Array.isArray(status) ? status : [status];
+  const codes = Array.isArray(code) ? code : [code];
+  assert.ok(statuses.includes(res.status),
+    `${context} expected HTTP ${statuses.join('|')} (${codes.join('|')}), got ${res.status}: ${res.text.slice(0, 500)}`);
+  assert.equal(typeof res.body?.error, 'object', `${context} error body should be { error: { code, message } }: ${res.text.slice(0, 500)}`);
+  assert.ok(codes.includes(res.body.error.code), `${context} expected code ${codes.join('|')}, got ${JSON.stringify(res.body.error)}`);
+  assert.equal(typeof res.body.error.message, 'string', `${context} error.message should be a string`);
+  return res.body.error;
+}
+
+/** Opens (or gets) the customer's session through REST; resolves with the Session. */
+export async function openSession(server, customer, { subject, message } = {}) {
+  const body = {};
+  if (subject !== undefined) body.subject = subject;
+  if (message !== undefined) body.message = message;
+  return expectStatus(api(server, customer, 'POST', '/api/chat/sessions', { body }), [200, 201], 'open session:');
+}
+
+/** All messages of a session, oldest first, following the `before` cursors. */
+export async function listMessages(server, user, sessionId) {
+  const pages = [];
+  let before = null;
+  for (let i = 0; i < 100; i += 1) {
+    const query = `?limit=200${before ? `&before=${encodeURIComponent(before)}` : ''}`;
+    const page = await expectStatus(api(server, user, 'GET', `/api/chat/sessions/${sessionId}/messages${query}`), 200, 'list messages:');
+    pages.unshift(page.items);
+    if (!page.nextCursor) break;
+    before = page.nextCursor;
+  }
+  return pages.flat();
+}
+
+export async function getSession(server, user, sessionId) {
+  return expectStatus(api(server, user, 'GET', `/api/chat/sessions/${sessionId}`), 200, 'get session:');
+}
+
+// ---------------------------------------------------------------- shapes
+
+export const RFC3339_MS_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+export const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+export function assertTimestamp(value, what = 'timestamp') {
+  assert.equal(typeof value, 'string', `${what} should be a string, got ${JSON.stringify(value)}`);
+  assert.match(value, RFC3339_MS_UTC, `${what} should be RFC 3339 UTC with milliseconds`);
+  assert.ok(Math.abs(Date.parse(value) - Date.now()) < 10 * 60_000, `${what} ${value} is not close to now`);
+}
+
+export function assertUserRef(value, expected, what = 'UserRef') {
+  assert.deepEqual(Object.keys(value ?? {}).sort(), ['id', 'name', 'role'], `${what} should be { id, role, name }: ${JSON.stringify(value)}`);
+  if (expected) assert.deepEqual(value, expected, `${what}`);
+}
+
+const SESSION_KEYS = ['agent', 'assignedAt', 'closedAt', 'closedBy', 'createdAt', 'customer', 'id', 'lastMessageAt', 'status', 'subject', 'unreadCount'].sort();
+
+/** Checks every field of a Session; `expected` holds the values that must match exactly. */
+export function assertSession(session, expected = {}) {
+  assert.deepEqual(Object.keys(session ?? {}).sort(), SESSION_KEYS, `Session fields: ${JSON.stringify(session)}`);
+  assert.match(session.id, UUID_V7, 'session.id should be a UUID v7');
+  assert.ok(['pending', 'active', 'closed'].includes(session.status));
+  assert.ok(session.subject === null || typeof session.subject === 'string');
+  assertUserRef(session.customer, undefined, 'session.customer');
+  if (session.agent !== null) assertUserRef(session.agent, undefined, 'session.agent');
+  if (session.closedBy !== null) assertUserRef(session.closedBy, undefined, 'session.closedBy');
+  assertTimestamp(session.createdAt, 'session.createdAt');
+  for (const key of ['assignedAt', 'closedAt', 'lastMessageAt']) {
+    if (session[key] !== null) assertTimestamp(session[key], `session.${key}`);
+  }
+  assert.ok(Number.isInteger(session.unreadCount) && session.unreadCount >= 0, 'session.unreadCount');
+  for (const [key, value] of Object.entries(expected)) {
+    assert.deepEqual(session[key], value, `session.${key}`);
+  }
+}
+
+const MESSAGE_KEYS = ['clientMessageId', 'content', 'createdAt', 'id', 'readAt', 'sender', 'sessionId', 'seq'].sort();
+
+export function assertMessage(message, expected = {}) {
+  assert.deepEqual(Object.keys(message ?? {}).sort(), MESSAGE_KEYS, `Message fields: ${JSON.stringify(message)}`);
+  assert.match(message.id, UUID_V7, 'message.id should be a UUID v7');
+  assert.ok(Number.isInteger(message.seq) && message.seq >= 1, 'message.seq');
+  assertUserRef(message.sender, undefined, 'message.sender');
+  assert.equal(typeof message.content, 'string');
+  assert.ok(message.clientMessageId === null || typeof message.clientMessageId === 'string');
+  assertTimestamp(message.createdAt, 'message.createdAt');
+  if (message.readAt !== null) assertTimestamp(message.readAt, 'message.readAt');
+  for (const [key, value] of Object.entries(expected)) {
+    assert.deepEqual(message[key], value, `message.${key}`);
+  }
+}
+
+const STATS_KEYS = ['activeSessions', 'avgFirstResponseSeconds', 'avgWaitSeconds', 'closedToday', 'generatedAt',
+  'messagesToday', 'onlineAgents', 'onlineCustomers', 'pendingSessions'].sort();
+
+export function assertStats(stats, expected = {}) {
+  assert.deepEqual(Object.keys(stats ?? {}).sort(), STATS_KEYS, `Stats fields: ${JSON.stringify(stats)}`);
+  for (const key of ['pendingSessions', 'activeSessions', 'closedToday', 'messagesToday', 'onlineAgents', 'onlineCustomers']) {
+    assert.ok(Number.isInteger(stats[key]) && stats[key] >= 0, `stats.${key} should be a count: ${stats[key]}`);
+  }
+  for (const key of ['avgWaitSeconds', 'avgFirstResponseSeconds']) {
+    assert.ok(stats[key] === null || (typeof stats[key] === 'number' && stats[key] >= 0), `stats.${key}: ${stats[key]}`);
+  }
+  assertTimestamp(stats.generatedAt, 'stats.generatedAt');
+  for (const [key, value] of Object.entries(expected)) {
+    assert.deepEqual(stats[key], value, `stats.${key} in ${JSON.stringify(stats)}`);
+  }
+}

@@ -1,0 +1,244 @@
+// Spawns the real Switchboard binary for a test file, on 127.0.0.1 and a free
+// port, with a fresh database, and stops it again whatever happens.
+//
+// The server's stdout/stderr are captured; they are printed only when a test
+// fails (or always with TEST_LOG=1), so a green run stays silent.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { before, after, afterEach } from 'node:test';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const testsJsDir = path.resolve(here, '..');
+
+/** The secret every server is started with unless a test says otherwise. */
+export const JWT_SECRET = 'switchboard-test-secret-7f3a9c1e5b2d4f60';
+
+const READY_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+/** Environment variables of the developer's shell that would change how the server starts. */
+const SERVER_ENV_KEYS = [
+  'HOST', 'PORT', 'DATABASE_URL', 'JWT_SECRET', 'JWT_PUBLIC_KEY_FILE', 'JWT_ALGORITHM',
+  'JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_LEEWAY_SECONDS', 'CORS_ORIGINS', 'MESSAGE_MAX_LENGTH',
+  'SEND_RATE_PER_SECOND', 'SEND_BURST', 'TYPING_RATE_PER_SECOND', 'WS_MAX_MESSAGE_SIZE',
+  'STATIC_DIR', 'LOG_FORMAT', 'SWITCHBOARD_DEV', 'REDIS_URL',
+];
+
+export function serverBinary() {
+  return process.env.SWITCHBOARD_BIN
+    ? path.resolve(process.env.SWITCHBOARD_BIN)
+    : path.resolve(testsJsDir, '../../target/debug/switchboard');
+}
+
+/**
+ * A fresh database for one server. SQLite by default: a new file in a new temp dir.
+ *
+ * TEST_DATABASE_URL is the hook for running the suite against another database:
+ * - unset, or `sqlite:...`: a fresh SQLite file per server (the base is ignored:
+ *   a shared file would not be fresh);
+ * - `postgres://...`: each server needs its own database created from that base
+ *   (CREATE DATABASE switchboard_test_<random>, dropped in stop()). Not implemented
+ *   yet: fill in createPostgresDatabase() below when the suite runs on PostgreSQL.
+ */
+export async function freshDatabase() {
+  const base = process.env.TEST_DATABASE_URL;
+  if (base && /^postgres(ql)?:/.test(base)) {
+    return createPostgresDatabase(base);
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-test-'));
+  const dbPath = path.join(dir, 'db.sqlite');
+  return {
+    url: `sqlite://${dbPath}?mode=rwc`,
+    dbPath,
+    async drop() { rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+// eslint-disable-next-line no-unused-vars
+async function createPostgresDatabase(baseUrl) {
+  // Hook: connect to baseUrl, CREATE DATABASE with a random name, return
+  // { url: <baseUrl with that database>, dbPath: null, drop() { DROP DATABASE } }.
+  throw new Error(
+    'TEST_DATABASE_URL points at PostgreSQL, which the JS harness does not support yet: ' +
+    'implement createPostgresDatabase() in tests/js/lib/server.mjs',
+  );
+}
+
+const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+/**
+ * Starts the server and resolves once it printed its readiness line.
+ *
+ * options:
+ * - args: extra command-line flags, e.g. ['--message-max-length', '10']
+ * - env: extra environment variables for the server
+ * - jwtSecret: the HS256 secret (default JWT_SECRET); null starts it without one
+ *   (development mode)
+ * - database: { url, dbPath, drop } to reuse (default: a fresh one)
+ * - port: a port to bind instead of 0 (restart() uses the previous one)
+ *
+ * Returns { url, port, dbPath, databaseUrl, stop(), kill(), restart(), logs(), exited }.
+ */
+export async function spawnServer(options = {}) {
+  const { args = [], env = {}, port = 0 } = options;
+  const jwtSecret = options.jwtSecret === undefined ? JWT_SECRET : options.jwtSecret;
+  const database = options.database ?? (options.dbPath
+    ? { url: `sqlite://${options.dbPath}?mode=rwc`, dbPath: options.dbPath, async drop() {} }
+    : await freshDatabase());
+
+  const bin = serverBinary();
+  if (!existsSync(bin)) {
+    throw new Error(`server binary not found at ${bin}: run \`cargo build\` in the workspace or set SWITCHBOARD_BIN`);
+  }
+
+  const childEnv = { ...process.env };
+  for (const key of SERVER_ENV_KEYS) delete childEnv[key];
+  Object.assign(childEnv, { NO_COLOR: '1', RUST_BACKTRACE: '1' });
+  if (jwtSecret !== null) childEnv.JWT_SECRET = jwtSecret;
+  Object.assign(childEnv, env);
+
+  const argv = [
+    '--host', '127.0.0.1',
+    '--port', String(port),
+    '--database-url', database.url,
+    ...args,
+  ];
+
+  let output = '';
+  const child = spawn(bin, argv, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let onLine = () => {};
+  let pendingStdout = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+    pendingStdout += chunk;
+    const lines = pendingStdout.split('\n');
+    pendingStdout = lines.pop();
+    for (const line of lines) onLine(stripAnsi(line));
+  });
+  child.stderr.on('data', (chunk) => { output += chunk; });
+
+  const boundPort = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not print "listening on http://…" within ${READY_TIMEOUT_MS} ms\n--- server output ---\n${output}`));
+    }, READY_TIMEOUT_MS);
+    onLine = (line) => {
+      const m = line.match(/listening on http:\/\/([0-9a-fA-F.:[\]]+):(\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[2]));
+      }
+    };
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited before it was ready (code ${code}, signal ${signal}); argv: ${argv.join(' ')}\n--- server output ---\n${output}`));
+    });
+  });
+  onLine = () => {};
+
+  let stopped = false;
+  const server = {
+    url: `http://127.0.0.1:${boundPort}`,
+    port: boundPort,
+    dbPath: database.dbPath,
+    databaseUrl: database.url,
+    jwtSecret,
+    exited,
+    pid: child.pid,
+    logs: () => output,
+    /** Resolves with the exit code after SIGTERM (null if it had to be SIGKILLed after 10 s). */
+    async stop({ timeout = STOP_TIMEOUT_MS } = {}) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        output += `\n[harness] server did not exit ${timeout} ms after SIGTERM: SIGKILL\n`;
+        child.kill('SIGKILL');
+      }, timeout);
+      const { code } = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    /** SIGKILL: no graceful shutdown at all. */
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+    /** Stops (if still running) and starts the server again on the same database and port. */
+    async restart(restartOptions = {}) {
+      await server.stop();
+      const next = await spawnServer({ ...options, ...restartOptions, database, port: boundPort });
+      // Keep one handle valid across restarts: the old process is gone.
+      const previousOutput = `${server.logs()}\n[harness] --- restarted ---\n`;
+      Object.assign(server, next, {
+        restart: server.restart,
+        dispose: server.dispose,
+        logs: () => previousOutput + next.logs(),
+      });
+      return server;
+    },
+    /** Stops the server and deletes its database. */
+    async dispose() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+      await database.drop();
+    },
+  };
+  return server;
+}
+
+/**
+ * One server for a whole test file (or describe block):
+ *   const srv = useServer({ args: ['--message-max-length', '10'] });
+ *   it('…', async () => { connect(srv.server, …) });
+ * Starts it in before(), stops it and deletes its database in after(), closes
+ * every client the test opened after each test, and prints the server's output
+ * for a failing test (or every test with TEST_LOG set).
+ */
+export function useServer(options = {}) {
+  const holder = { server: null };
+  let mark = 0;
+  before(async () => {
+    holder.server = await spawnServer(options);
+  });
+  afterEach(async (t) => {
+    const { closeAllClients } = await import('./clients.mjs');
+    closeAllClients();
+    if (holder.server && (t.passed === false || process.env.TEST_LOG)) {
+      const logs = holder.server.logs();
+      process.stderr.write(`\n--- server output during "${t.name}" ---\n${logs.slice(mark)}\n--- end ---\n`);
+    }
+    mark = holder.server ? holder.server.logs().length : 0;
+  });
+  after(async () => {
+    if (holder.server) await holder.server.dispose();
+  });
+  return holder;
+}
+
+/**
+ * For a server a single test starts itself: stops it in t.after, and prints its
+ * output if the test fails or TEST_LOG is set.
+ */
+export async function spawnServerFor(t, options = {}) {
+  const server = await spawnServer(options);
+  t.after(async () => {
+    const { closeAllClients } = await import('./clients.mjs');
+    closeAllClients();
+    await server.dispose();
+    if (t.passed === false || process.env.TEST_LOG) {
+      process.stderr.write(`\n--- output of the server started by "${t.name}" ---\n${server.logs()}\n--- end ---\n`);
+    }
+  });
+  return server;
+}
