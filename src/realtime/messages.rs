@@ -2,44 +2,36 @@
 
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::SocketRef;
 
-use super::reply::{payload, reply};
+use super::reply::client_event;
 use crate::app::AppState;
-use crate::chat::User;
 use crate::chat::input::{MarkReadRequest, SendRequest};
+use crate::chat::{MessageView, User};
+use crate::error::AppResult;
 use crate::service;
 
-pub async fn send_message<A: Adapter>(
-    s: SocketRef<A>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-    Extension(user): Extension<User>,
-    State(app): State<AppState<A>>,
-) {
-    let _in_flight = app.in_flight.enter();
-    let result = async {
-        let req = SendRequest::parse(&payload(data)?)?;
-        Ok(service::send_message(&app, &user, req).await?.message)
-    }
-    .await;
-    reply(&app, &s, ack, "send-message", result);
+client_event!(send_message, "send-message", send);
+client_event!(mark_read, "mark-read", read);
+
+async fn send<A: Adapter>(
+    app: &AppState<A>,
+    _: &SocketRef<A>,
+    user: &User,
+    payload: Value,
+) -> AppResult<MessageView> {
+    let req = SendRequest::parse(&payload)?;
+    Ok(service::send_message(app, user, req).await?.message)
 }
 
-pub async fn mark_read<A: Adapter>(
-    s: SocketRef<A>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-    Extension(user): Extension<User>,
-    State(app): State<AppState<A>>,
-) {
-    let _in_flight = app.in_flight.enter();
-    let result = async {
-        let req = MarkReadRequest::parse(&payload(data)?)?;
-        let session_id = req.session_id.clone();
-        let count = service::mark_read(&app, &user, req).await?;
-        Ok(json!({ "sessionId": session_id, "count": count }))
-    }
-    .await;
-    reply(&app, &s, ack, "mark-read", result);
+async fn read<A: Adapter>(
+    app: &AppState<A>,
+    _: &SocketRef<A>,
+    user: &User,
+    payload: Value,
+) -> AppResult<Value> {
+    let req = MarkReadRequest::parse(&payload)?;
+    let session_id = req.session_id.clone();
+    let count = service::mark_read(app, user, req).await?;
+    Ok(json!({ "sessionId": session_id, "count": count }))
 }

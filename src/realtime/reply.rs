@@ -47,3 +47,32 @@ pub fn reply<A: Adapter, T: Serialize>(
         tracing::debug!(socket = %s.id, event, error = %e, "cannot send ack");
     }
 }
+
+/// Defines `pub async fn $name`, the socketioxide handler of client event
+/// `$event`: the event counts as in flight (graceful shutdown waits for
+/// it), its JSON payload (or `invalid_payload`) goes to
+/// `$logic(&app, &socket, &user, payload)`, and the result is the ack (and,
+/// on failure, the `exception` event).
+macro_rules! client_event {
+    ($name:ident, $event:literal, $logic:path) => {
+        pub async fn $name<A: socketioxide::adapter::Adapter>(
+            s: socketioxide::extract::SocketRef<A>,
+            socketioxide::extract::TryData(data): socketioxide::extract::TryData<serde_json::Value>,
+            ack: socketioxide::extract::AckSender<A>,
+            socketioxide::extract::Extension(user): socketioxide::extract::Extension<
+                crate::chat::User,
+            >,
+            socketioxide::extract::State(app): socketioxide::extract::State<
+                crate::app::AppState<A>,
+            >,
+        ) {
+            let _in_flight = app.in_flight.enter();
+            let result = match crate::realtime::reply::payload(data) {
+                Ok(value) => $logic(&app, &s, &user, value).await,
+                Err(err) => Err(err),
+            };
+            crate::realtime::reply::reply(&app, &s, ack, $event, result);
+        }
+    };
+}
+pub(crate) use client_event;

@@ -2,11 +2,10 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use socketioxide::ParserError;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::SocketRef;
 
-use super::reply::{payload, reply};
+use super::reply::client_event;
 use super::{events, stats, typing};
 use crate::app::AppState;
 use crate::chat::access::PENDING;
@@ -24,17 +23,9 @@ pub struct Joined {
     messages: Vec<MessageView>,
 }
 
-pub async fn join_session<A: Adapter>(
-    s: SocketRef<A>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-    Extension(user): Extension<User>,
-    State(app): State<AppState<A>>,
-) {
-    let _in_flight = app.in_flight.enter();
-    let result = join(&app, &s, &user, data).await;
-    reply(&app, &s, ack, "join-session", result);
-}
+client_event!(join_session, "join-session", join);
+client_event!(leave_session, "leave-session", leave);
+client_event!(close_session, "close-session", close);
 
 /// Under the session's lock, so no local `new-message` can fall between the
 /// history read here and the socket joining the room.
@@ -42,9 +33,9 @@ async fn join<A: Adapter>(
     app: &AppState<A>,
     s: &SocketRef<A>,
     user: &User,
-    data: Result<Value, ParserError>,
+    payload: Value,
 ) -> AppResult<Joined> {
-    let req = JoinRequest::parse(&payload(data)?)?;
+    let req = JoinRequest::parse(&payload)?;
     let _order = app.locks.lock(&req.session_id).await;
     let mut row = sessions::find(&app.db, user, &req.session_id).await?;
     // Checked before taking: a failed join changes nothing.
@@ -99,34 +90,23 @@ async fn join<A: Adapter>(
     })
 }
 
-pub async fn leave_session<A: Adapter>(
-    s: SocketRef<A>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-    Extension(user): Extension<User>,
-    State(app): State<AppState<A>>,
-) {
-    let _in_flight = app.in_flight.enter();
-    let result = async {
-        let session_id = parse_session_ref(&payload(data)?)?;
-        typing::left_session(&app, &s, &user, &session_id).await;
-        s.leave(session_room(&session_id));
-        Ok(json!({ "sessionId": session_id }))
-    }
-    .await;
-    reply(&app, &s, ack, "leave-session", result);
+async fn leave<A: Adapter>(
+    app: &AppState<A>,
+    s: &SocketRef<A>,
+    user: &User,
+    payload: Value,
+) -> AppResult<Value> {
+    let session_id = parse_session_ref(&payload)?;
+    typing::left_session(app, s, user, &session_id).await;
+    s.leave(session_room(&session_id));
+    Ok(json!({ "sessionId": session_id }))
 }
 
-pub async fn close_session<A: Adapter>(
-    s: SocketRef<A>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-    Extension(user): Extension<User>,
-    State(app): State<AppState<A>>,
-) {
-    let _in_flight = app.in_flight.enter();
-    let result =
-        async { service::close_session(&app, &user, CloseRequest::parse(&payload(data)?)?).await }
-            .await;
-    reply(&app, &s, ack, "close-session", result);
+async fn close<A: Adapter>(
+    app: &AppState<A>,
+    _: &SocketRef<A>,
+    user: &User,
+    payload: Value,
+) -> AppResult<SessionView> {
+    service::close_session(app, user, CloseRequest::parse(&payload)?).await
 }

@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use socketioxide::ParserError;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::SocketRef;
 
-use super::reply::{payload, reply};
+use super::reply::client_event;
 use crate::app::AppState;
 use crate::chat::input::TypingRequest;
 use crate::chat::{User, session_room, sessions};
@@ -62,25 +61,15 @@ impl TypingTimers {
     }
 }
 
-pub async fn typing<A: Adapter>(
-    s: SocketRef<A>,
-    TryData(data): TryData<Value>,
-    ack: AckSender<A>,
-    Extension(user): Extension<User>,
-    State(app): State<AppState<A>>,
-) {
-    let _in_flight = app.in_flight.enter();
-    let result = handle(&app, &s, &user, data).await;
-    reply(&app, &s, ack, "typing", result);
-}
+client_event!(typing, "typing", handle);
 
 async fn handle<A: Adapter>(
     app: &AppState<A>,
     s: &SocketRef<A>,
     user: &User,
-    data: Result<Value, ParserError>,
+    payload: Value,
 ) -> AppResult<Value> {
-    let req = TypingRequest::parse(&payload(data)?)?;
+    let req = TypingRequest::parse(&payload)?;
     let room = session_room(&req.session_id);
     if !s.rooms().iter().any(|r| *r == room) {
         // Not in the room: say not_found for what the user may not see.
