@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cli;
 mod helpers;
 mod lifecycle;
 mod messages;
