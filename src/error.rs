@@ -34,9 +34,10 @@ pub enum AppError {
     /// 409: the state changed under the request (another agent holds it).
     #[error("{0}")]
     Conflict(String),
-    /// 503: the database (or another dependency) cannot be reached.
+    /// 503: the database cannot be reached, or the server is shutting down;
+    /// the cause is logged, not shown.
     #[error("service temporarily unavailable")]
-    Unavailable(#[source] DbErr),
+    Unavailable(String),
     /// 500: a bug or an unexpected database error; details only in the log.
     #[error("internal error")]
     Internal(String),
@@ -114,7 +115,7 @@ impl AppError {
     /// The body clients see, after logging what they must not.
     pub fn body(&self) -> ErrorBody {
         match self {
-            Self::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            Self::Unavailable(cause) => tracing::warn!(%cause, "unavailable"),
             Self::Internal(cause) => tracing::error!(error = %cause, "internal error"),
             _ => {}
         }
@@ -136,7 +137,7 @@ impl AppError {
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
         if is_unavailable(&err) {
-            return Self::Unavailable(err);
+            return Self::Unavailable(err.to_string());
         }
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {

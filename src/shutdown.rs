@@ -2,7 +2,7 @@
 //! flight that it waits for before closing the sockets.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
@@ -14,15 +14,26 @@ pub struct InFlight(Arc<Counter>);
 struct Counter {
     count: AtomicUsize,
     idle: Notify,
+    /// Set when shutdown starts: new events are refused from then on, so
+    /// a client that keeps sending cannot hold the shutdown open.
+    draining: AtomicBool,
 }
 
 /// Held while one event is handled.
 pub struct InFlightGuard(Arc<Counter>);
 
 impl InFlight {
-    pub fn enter(&self) -> InFlightGuard {
+    /// `None` once shutdown has started.
+    pub fn enter(&self) -> Option<InFlightGuard> {
         self.0.count.fetch_add(1, Ordering::SeqCst);
-        InFlightGuard(self.0.clone())
+        let guard = InFlightGuard(self.0.clone());
+        (!self.0.draining.load(Ordering::SeqCst)).then_some(guard)
+    }
+
+    /// Refuses new events and resolves once those in flight are done.
+    pub async fn drain(&self) {
+        self.0.draining.store(true, Ordering::SeqCst);
+        self.idle().await;
     }
 
     /// Resolves once nothing is in flight.

@@ -97,7 +97,10 @@ impl Application {
             shutdown.await;
             tracing::info!("shutting down: finishing events in flight");
             let _ = stop_accepting.send(());
-            if tokio::time::timeout(grace, in_flight.idle()).await.is_err() {
+            if tokio::time::timeout(grace, in_flight.drain())
+                .await
+                .is_err()
+            {
                 tracing::warn!("events still in flight after {grace:?}; closing anyway");
             }
             close_sockets().await;

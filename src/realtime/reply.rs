@@ -50,7 +50,7 @@ pub fn reply<A: Adapter, T: Serialize>(
 
 /// Defines `pub async fn $name`, the socketioxide handler of client event
 /// `$event`: the event counts as in flight (graceful shutdown waits for
-/// it), its JSON payload (or `invalid_payload`) goes to
+/// it, and refuses events with `unavailable` once it has started), its JSON payload (or `invalid_payload`) goes to
 /// `$logic(&app, &socket, &user, payload)`, and the result is the ack (and,
 /// on failure, the `exception` event).
 macro_rules! client_event {
@@ -66,10 +66,11 @@ macro_rules! client_event {
                 crate::app::AppState<A>,
             >,
         ) {
-            let _in_flight = app.in_flight.enter();
-            let result = match crate::realtime::reply::payload(data) {
-                Ok(value) => $logic(&app, &s, &user, value).await,
-                Err(err) => Err(err),
+            let in_flight = app.in_flight.enter();
+            let result = match (&in_flight, crate::realtime::reply::payload(data)) {
+                (None, _) => Err(crate::error::AppError::Unavailable("shutting down".into())),
+                (Some(_), Ok(value)) => $logic(&app, &s, &user, value).await,
+                (Some(_), Err(err)) => Err(err),
             };
             crate::realtime::reply::reply(&app, &s, ack, $event, result);
         }
