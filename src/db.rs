@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 
 use crate::config::{ServerConfig, redact_url};
 
@@ -47,8 +50,26 @@ pub async fn connect(config: &ServerConfig) -> anyhow::Result<DatabaseConnection
     Ok(db)
 }
 
+/// Key of the PostgreSQL advisory lock that serialises migrations.
+const MIGRATION_LOCK: i64 = 0x5357_4254_4348_4244; // "SWBTCHBD"
+
+/// Runs the pending migrations. On PostgreSQL several nodes may start at
+/// once on a fresh database (docker compose starts them together): without
+/// a lock, two `CREATE TABLE IF NOT EXISTS` race and one fails on
+/// `pg_type_typname_nsp_index`. So the migrations run in one transaction
+/// holding a transaction-level advisory lock: the other nodes wait for it,
+/// then find nothing left to do. (PostgreSQL DDL is transactional; the
+/// migrator's own per-migration transactions become savepoints.) SQLite
+/// has a single writer and needs none of this.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None)
+    let failed = |e: DbErr| anyhow::anyhow!("migrations failed: {e}");
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await.map_err(failed);
+    }
+    let txn = db.begin().await.map_err(failed)?;
+    txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         .await
-        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))
+        .map_err(failed)?;
+    Migrator::up(&txn, None).await.map_err(failed)?;
+    txn.commit().await.map_err(failed)
 }

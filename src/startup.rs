@@ -210,9 +210,9 @@ async fn unknown_route() -> AppError {
 }
 
 /// The built web client; unknown paths get `index.html` (client-side routes).
-fn static_files(config: &ServerConfig) -> ServeDir<tower_http::set_status::SetStatus<ServeFile>> {
+fn static_files(config: &ServerConfig) -> ServeDir<ServeFile> {
     let dir = &config.static_dir;
-    ServeDir::new(dir).not_found_service(ServeFile::new(dir.join("index.html")))
+    ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))
 }
 
 /// CORS_ORIGINS when set; otherwise any origin in development mode, none

@@ -70,3 +70,25 @@ async fn unknown_api_routes_are_json_not_found() {
     let response = app.client.get(app.url("/api/nope")).send().await.unwrap();
     assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+#[tokio::test]
+async fn client_side_routes_get_the_web_clients_index_page_with_200() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>Switchboard</title>",
+    )
+    .unwrap();
+    let app = spawn_app_with(&["--static-dir", dir.path().to_str().unwrap()]).await;
+    for path in ["/", "/widget", "/dashboard"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("<title>Switchboard</title>")
+        );
+    }
+}
