@@ -1,0 +1,236 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { isStaff, type Message, type MessagesReadEvent, type Session, type SessionClosedEvent } from '../chat/protocol';
+import { useChatSocket } from '../hooks/useChatSocket';
+import { useSocketEvent, type ChatConnectionState } from '../hooks/useChatConnection';
+import { useNow } from '../hooks/useNow';
+import { api } from '../lib/api';
+import { displayName, formatSince } from '../lib/format';
+import { ChatThread } from './ChatThread';
+
+const STATUS_RANK: Record<Session['status'], number> = { pending: 0, active: 1, closed: 2 };
+
+type Props = {
+  conn: ChatConnectionState;
+  token: string;
+  /** A session the agent chose to take from the queue (or a toast). */
+  takeRequest: { session: Session; at: number } | null;
+};
+
+/**
+ * The agent's own chats: a list with unread counts (the socket stays in
+ * each room to hear new messages) and the open conversation. Opening a
+ * pending session joins it, which takes it.
+ */
+export function ChatManagement({ conn, token, takeRequest }: Props) {
+  const [sessions, setSessions] = useState<Map<string, Session>>(new Map());
+  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const now = useNow();
+  const { socket, connection, isConnected, user } = conn;
+  const myId = user?.id ?? null;
+
+  const upsert = useCallback((session: Session | undefined) => {
+    if (!session?.id) return;
+    setSessions((map) => {
+      const known = map.get(session.id);
+      // News can arrive out of order; a session never goes back to an earlier status.
+      if (known && STATUS_RANK[session.status] < STATUS_RANK[known.status]) return map;
+      const next = new Map(map);
+      // Once known, the unread count is kept live here (new-message +1,
+      // messages-read -count): a session in an event or an ack is a
+      // snapshot that can predate a messages-read already applied.
+      next.set(session.id, known ? { ...session, unreadCount: known.unreadCount } : session);
+      return next;
+    });
+  }, []);
+
+  // (Re)load on each connection: what changed while offline is not replayed.
+  useEffect(() => {
+    if (!isConnected) return;
+    let cancelled = false;
+    api
+      .listSessions(token, { status: 'active', limit: 200 })
+      .then((page) => {
+        if (cancelled) return;
+        setSessions((map) => {
+          const next = new Map(map);
+          for (const s of page.items) {
+            const known = map.get(s.id);
+            if (!known || STATUS_RANK[s.status] >= STATUS_RANK[known.status]) next.set(s.id, s);
+          }
+          return next;
+        });
+      })
+      .catch(() => {
+        // The list fills from events; a reload retries.
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [isConnected, token]);
+
+  useEffect(() => {
+    if (takeRequest) {
+      upsert(takeRequest.session);
+      setSelectedId(takeRequest.session.id);
+    }
+  }, [takeRequest, upsert]);
+
+  useSocketEvent<Session>(socket, 'session-updated', upsert);
+  useSocketEvent<SessionClosedEvent>(socket, 'session-closed', (e) => upsert(e?.session));
+  useSocketEvent<Message>(socket, 'new-message', (m) => {
+    if (!m || isStaff(m.sender.role) || m.sessionId === selectedId) return;
+    setSessions((map) => {
+      const s = map.get(m.sessionId);
+      if (!s) return map;
+      const next = new Map(map);
+      next.set(s.id, { ...s, unreadCount: s.unreadCount + 1, lastMessageAt: m.createdAt });
+      return next;
+    });
+  });
+  useSocketEvent<MessagesReadEvent>(socket, 'messages-read', (e) => {
+    if (!e || !isStaff(e.reader.role)) return;
+    setSessions((map) => {
+      const s = map.get(e.sessionId);
+      if (!s) return map;
+      const next = new Map(map);
+      next.set(s.id, { ...s, unreadCount: Math.max(0, s.unreadCount - e.count) });
+      return next;
+    });
+  });
+
+  // Mine: held by me, or the one I am taking right now.
+  const mine = useMemo(() => {
+    const list = [...sessions.values()].filter((s) => (s.agent && s.agent.id === myId) || s.id === selectedId);
+    const rank = (s: Session) => (s.status === 'closed' ? 1 : 0);
+    return list.sort((a, b) => rank(a) - rank(b) || (b.lastMessageAt ?? b.createdAt).localeCompare(a.lastMessageAt ?? a.createdAt));
+  }, [sessions, myId, selectedId]);
+
+  // Stay in the room of every active chat of mine, to count unread messages.
+  const watchKey = mine
+    .filter((s) => s.status === 'active' && s.agent?.id === myId)
+    .map((s) => s.id)
+    .sort()
+    .join(',');
+  useEffect(() => {
+    if (!connection || !watchKey) return;
+    const stops = watchKey.split(',').map((id) => connection.watchSession(id));
+    return () => stops.forEach((stop) => stop());
+  }, [connection, watchKey]);
+
+  const selected = selectedId ? (sessions.get(selectedId) ?? null) : null;
+
+  // On a narrow screen the conversation is below the lists: bring it into view.
+  const chatRef = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (selectedId && window.matchMedia?.('(max-width: 899px)').matches) {
+      chatRef.current?.scrollIntoView({ behavior: 'smooth', block: 'start' });
+    }
+  }, [selectedId, takeRequest]);
+
+  return (
+    <div className="management">
+      <section className="panel panel--mine" aria-labelledby="mine-title">
+        <h2 id="mine-title" className="panel__title">
+          My chats <span className="count-badge">{mine.filter((s) => s.status !== 'closed').length}</span>
+        </h2>
+        {mine.length === 0 ? (
+          <p className="muted empty">Take a chat from the queue to start.</p>
+        ) : (
+          <ul className="sessions" data-testid="my-sessions">
+            {mine.map((s) => (
+              <li key={s.id}>
+                <button
+                  type="button"
+                  className={`session-item${s.id === selectedId ? ' session-item--selected' : ''} session-item--${s.status}`}
+                  aria-current={s.id === selectedId ? 'true' : undefined}
+                  onClick={() => setSelectedId(s.id)}
+                  data-testid="session-item"
+                  data-session-id={s.id}
+                >
+                  <span className="session-item__name">{displayName(s.customer, 'Customer')}</span>
+                  <span className="session-item__subject">{s.subject || 'No subject'}</span>
+                  <span className="session-item__meta">
+                    {s.status === 'closed' ? 'Closed' : s.status === 'pending' ? 'Taking…' : formatSince(s.lastMessageAt ?? s.createdAt, now)}
+                  </span>
+                  {s.unreadCount > 0 && s.id !== selectedId ? (
+                    <span className="unread-badge" data-testid="unread-count" aria-label={`${s.unreadCount} unread`}>
+                      {s.unreadCount}
+                    </span>
+                  ) : null}
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      <section className="panel panel--chat" aria-label="Conversation" ref={chatRef}>
+        {selected ? (
+          <ChatPanel key={selected.id} token={token} initial={selected} myId={myId} onSessionChange={upsert} />
+        ) : (
+          <div className="placeholder">
+            <p className="muted">Select a chat, or take one from the queue.</p>
+          </div>
+        )}
+      </section>
+    </div>
+  );
+}
+
+type PanelProps = { token: string; initial: Session; myId: string | null; onSessionChange: (s: Session) => void };
+
+function ChatPanel({ token, initial, myId, onSessionChange }: PanelProps) {
+  const chat = useChatSocket({ sessionId: initial.id, token, onSessionChange });
+  const session = chat.session ?? initial;
+  const [closing, setClosing] = useState(false);
+  const mineToAnswer = session.agent?.id === myId || chat.user?.role === 'admin';
+  const watching = session.status === 'active' && !mineToAnswer;
+
+  const close = async () => {
+    setClosing(true);
+    try {
+      const closed = await chat.closeSession();
+      if (closed) onSessionChange(closed);
+    } catch {
+      // The hook reports it.
+    } finally {
+      setClosing(false);
+    }
+  };
+
+  return (
+    <div className="chat-panel" data-testid="chat-panel" data-session-id={session.id}>
+      <header className="chat-panel__header">
+        <div>
+          <h2 className="chat-panel__title">{displayName(session.customer, 'Customer')}</h2>
+          <p className="chat-panel__subtitle">
+            {session.subject || 'No subject'} ·{' '}
+            <span className={`status-pill status-pill--${session.status}`} data-testid="panel-status">
+              {session.status}
+            </span>
+          </p>
+        </div>
+        {session.status !== 'closed' && mineToAnswer ? (
+          <button type="button" className="btn btn--danger btn--small" onClick={close} disabled={closing || !chat.isConnected}>
+            {closing ? 'Closing…' : 'Close chat'}
+          </button>
+        ) : null}
+      </header>
+      {watching ? (
+        <div className="banner banner--info" role="status">
+          {displayName(session.agent)} is handling this chat; you are watching.
+        </div>
+      ) : null}
+      {session.status === 'closed' ? (
+        <div className="banner banner--closed" role="status">
+          Closed{session.closedBy ? ` by ${displayName(session.closedBy)}` : ''}.
+        </div>
+      ) : null}
+      {chat.error ? (
+        <div className="banner banner--error" role="alert">
+          {chat.error}
+        </div>
+      ) : null}
+      <ChatThread chat={chat} placeholder={`Reply to ${displayName(session.customer, 'the customer')}…`} autoFocus />
+    </div>
+  );
+}

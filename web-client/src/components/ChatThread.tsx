@@ -1,0 +1,63 @@
+import { useEffect, useState } from 'react';
+import { isStaff } from '../chat/protocol';
+import { newestUnreadFromOtherSide } from '../chat/timeline';
+import type { UseChatSocketResult } from '../hooks/useChatSocket';
+import { Composer } from './Composer';
+import { MessageList } from './MessageList';
+import { TypingIndicator } from './TypingIndicator';
+
+type Props = {
+  chat: UseChatSocketResult;
+  emptyText?: string;
+  placeholder?: string;
+  autoFocus?: boolean;
+};
+
+/**
+ * Messages, typing indicator and composer of one session, wired to a
+ * useChatSocket result. Marks the other side's messages read when they are
+ * on screen: the tab visible and the list scrolled to the newest message.
+ */
+export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
+  const { messages, user, joined, session, markRead } = chat;
+  const [atBottom, setAtBottom] = useState(true);
+  const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
+
+  useEffect(() => {
+    const onChange = () => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', onChange);
+    return () => document.removeEventListener('visibilitychange', onChange);
+  }, []);
+
+  const unread = user ? newestUnreadFromOtherSide(messages, isStaff(user.role)) : null;
+  useEffect(() => {
+    if (!unread || !joined || !visible || !atBottom) return;
+    markRead(unread.id).catch(() => {
+      // Not fatal: the next message or reconnect tries again.
+    });
+  }, [unread, joined, visible, atBottom, markRead]);
+
+  const closed = session?.status === 'closed';
+
+  return (
+    <div className="thread">
+      <MessageList
+        messages={messages}
+        myId={user?.id ?? null}
+        onRetry={chat.retryMessage}
+        onDiscard={chat.discardMessage}
+        onAtBottomChange={setAtBottom}
+        emptyText={emptyText}
+      />
+      <TypingIndicator users={chat.typingUsers} />
+      <Composer
+        onSend={chat.sendMessage}
+        onTyping={chat.sendTyping}
+        disabled={closed}
+        disabledReason="This chat is closed"
+        placeholder={placeholder}
+        autoFocus={autoFocus}
+      />
+    </div>
+  );
+}

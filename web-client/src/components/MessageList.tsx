@@ -1,0 +1,115 @@
+import { useEffect, useLayoutEffect, useRef } from 'react';
+import type { ChatMessage } from '../chat/sessionChannel';
+import { displayName, formatTime } from '../lib/format';
+
+type Props = {
+  messages: ChatMessage[];
+  myId: string | null;
+  onRetry?: (clientMessageId: string) => void;
+  onDiscard?: (clientMessageId: string) => void;
+  /** Reports whether the newest message is in view (read receipts wait for it). */
+  onAtBottomChange?: (atBottom: boolean) => void;
+  emptyText?: string;
+};
+
+const NEAR_BOTTOM_PX = 48;
+
+/**
+ * The conversation. Sticks to the bottom while the reader is there (or
+ * when they send), and leaves the scroll position alone when they have
+ * scrolled up to read history.
+ */
+export function MessageList({ messages, myId, onRetry, onDiscard, onAtBottomChange, emptyText }: Props) {
+  const ref = useRef<HTMLOListElement>(null);
+  const stick = useRef(true);
+  const lastCount = useRef(0);
+
+  const report = () => {
+    const el = ref.current;
+    if (!el) return;
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < NEAR_BOTTOM_PX;
+    stick.current = atBottom;
+    onAtBottomChange?.(atBottom);
+  };
+
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const grew = messages.length > lastCount.current;
+    const mineLast = messages.length > 0 && messages[messages.length - 1].sender.id === myId;
+    lastCount.current = messages.length;
+    if (grew && (stick.current || mineLast)) {
+      el.scrollTop = el.scrollHeight;
+      stick.current = true;
+    }
+  }, [messages, myId]);
+
+  useEffect(() => {
+    report();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [messages.length]);
+
+  // Receipts are cumulative, so one "Read" (on the newest own message the
+  // other side has read) says it all; own messages after it say "Sent".
+  let lastReadOwn = -1;
+  messages.forEach((m, i) => {
+    if (m.sender.id === myId && m.readAt) lastReadOwn = i;
+  });
+
+  // Keep the newest message in view when the list shrinks (a banner appears,
+  // the keyboard opens) while the reader is at the bottom.
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(() => {
+      if (stick.current) el.scrollTop = el.scrollHeight;
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+
+  return (
+    <ol ref={ref} className="messages" role="log" aria-label="Messages" aria-live="polite" onScroll={report} data-testid="message-list">
+      {messages.length === 0 && emptyText ? <li className="messages__empty">{emptyText}</li> : null}
+      {messages.map((m, i) => {
+        const mine = m.sender.id === myId;
+        const prev = messages[i - 1];
+        const showName = !mine && (!prev || prev.sender.id !== m.sender.id);
+        const state = m.error ? 'failed' : m.pending ? 'pending' : m.readAt ? 'read' : 'sent';
+        return (
+          <li
+            key={m.clientMessageId && m.pending ? `c:${m.clientMessageId}` : m.id}
+            className={`msg ${mine ? 'msg--mine' : 'msg--theirs'} msg--${state}`}
+            data-testid="message"
+            data-seq={m.pending ? undefined : m.seq}
+            data-state={state}
+          >
+            {showName ? <span className="msg__sender">{displayName(m.sender)}</span> : null}
+            <div className="msg__bubble">{m.content}</div>
+            <div className="msg__meta">
+              <time dateTime={m.createdAt}>{formatTime(m.createdAt)}</time>
+              {mine ? (
+                <span className="msg__status" data-testid="message-status">
+                  {state === 'pending' ? '· Sending…' : null}
+                  {state === 'sent' && i > lastReadOwn ? '· Sent' : null}
+                  {state === 'read' && i === lastReadOwn ? '· Read' : null}
+                  {state === 'failed' ? `· Not sent: ${m.error}` : null}
+                </span>
+              ) : null}
+              {state === 'failed' && m.clientMessageId ? (
+                <span className="msg__actions">
+                  <button type="button" className="link-button" onClick={() => onRetry?.(m.clientMessageId!)}>
+                    Retry
+                  </button>
+                  <button type="button" className="link-button" onClick={() => onDiscard?.(m.clientMessageId!)}>
+                    Discard
+                  </button>
+                </span>
+              ) : null}
+            </div>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}

@@ -1,0 +1,85 @@
+import { useCallback, useState } from 'react';
+import type { Session } from '../chat/protocol';
+import { ChatManagement } from '../components/ChatManagement';
+import { ConnectionIndicator } from '../components/ConnectionIndicator';
+import { SignInForm } from '../components/SignInForm';
+import { SupportDashboard } from '../components/SupportDashboard';
+import { useChatConnection } from '../hooks/useChatConnection';
+import { useIdentity } from '../hooks/useIdentity';
+import { displayName } from '../lib/format';
+
+/** The agent console: numbers and queue (SupportDashboard), own chats (ChatManagement). */
+export function DashboardPage() {
+  const auth = useIdentity('agent');
+  return (
+    <div className="console">
+      {auth.status === 'ready' && auth.token ? (
+        <AgentConsole token={auth.token} name={auth.identity?.name ?? null} onSignOut={auth.fromUrl ? null : auth.signOut} />
+      ) : (
+        <>
+          <header className="site-bar">
+            <a href="/" className="brand">
+              <span className="brand__mark" aria-hidden="true" />
+              Switchboard
+            </a>
+            <span className="muted small">Agent dashboard</span>
+          </header>
+          <main id="main" className="console__signin">
+            {auth.status === 'signing-in' ? (
+              <p className="muted center" role="status">
+                Signing in…
+              </p>
+            ) : (
+              <SignInForm
+                title="Agent sign-in"
+                intro="Demo mode: pick the name customers will see."
+                label="Your name"
+                submitLabel="Open dashboard"
+                error={auth.error}
+                onSubmit={(name) => void auth.signIn(name)}
+              />
+            )}
+          </main>
+        </>
+      )}
+    </div>
+  );
+}
+
+function AgentConsole({ token, name, onSignOut }: { token: string; name: string | null; onSignOut: (() => void) | null }) {
+  const conn = useChatConnection(token);
+  const [takeRequest, setTakeRequest] = useState<{ session: Session; at: number } | null>(null);
+  const onTake = useCallback((session: Session) => setTakeRequest({ session, at: Date.now() }), []);
+  return (
+    <>
+      <header className="site-bar">
+        <a href="/" className="brand">
+          <span className="brand__mark" aria-hidden="true" />
+          Switchboard
+        </a>
+        <div className="site-bar__right">
+          <ConnectionIndicator
+            status={conn.connectionStatus}
+            error={conn.connectionError}
+            exhausted={conn.reconnectExhausted}
+            attempt={conn.reconnectAttempt}
+            onReconnect={conn.reconnect}
+          />
+          <span className="agent-name" data-testid="agent-name">
+            {displayName(conn.user, name ?? 'Agent')}
+          </span>
+          {onSignOut ? (
+            <button type="button" className="btn btn--ghost btn--small" onClick={onSignOut}>
+              Sign out
+            </button>
+          ) : null}
+        </div>
+      </header>
+      <main id="main" className="console__main">
+        <h1 className="visually-hidden">Agent dashboard</h1>
+        <SupportDashboard conn={conn} token={token} onTake={onTake} />
+        <ChatManagement conn={conn} token={token} takeRequest={takeRequest} />
+      </main>
+    </>
+  );
+}
