@@ -12,6 +12,7 @@ use socketioxide::operators::BroadcastOperators;
 use crate::auth::Verifier;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
+use crate::realtime::redis_driver::ReconnectingDriver;
 use crate::realtime::stats::StatsCoalescer;
 use crate::realtime::typing::TypingTimers;
 use crate::service::SessionLocks;
@@ -38,7 +39,7 @@ pub struct App<A: Adapter> {
     pub metrics: Metrics,
     pub in_flight: InFlight,
     /// Set with the Redis adapter, for `/health`.
-    pub redis: Option<redis::Client>,
+    pub redis: Option<ReconnectingDriver>,
 }
 
 impl<A: Adapter> App<A> {
@@ -46,7 +47,7 @@ impl<A: Adapter> App<A> {
         db: DatabaseConnection,
         verifier: Verifier,
         config: ServerConfig,
-        redis: Option<redis::Client>,
+        redis: Option<ReconnectingDriver>,
     ) -> Self {
         let per_second = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
         let send_quota = Quota::per_second(per_second(config.send_rate_per_second))

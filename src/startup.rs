@@ -12,7 +12,7 @@ use axum::routing::any;
 use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 use socketioxide::{SocketIo, SocketIoBuilder};
-use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
@@ -23,6 +23,7 @@ use crate::app::{App, AppState};
 use crate::auth::{KeySource, Verifier};
 use crate::config::{ServerConfig, redact_url};
 use crate::error::AppError;
+use crate::realtime::redis_driver::ReconnectingDriver;
 use crate::shutdown::InFlight;
 use crate::{db, http, realtime};
 
@@ -55,9 +56,9 @@ impl Application {
             Some(url) => {
                 let client = redis::Client::open(url.as_str())
                     .map_err(|e| anyhow::anyhow!("REDIS_URL {}: {e}", redact_url(&url)))?;
-                let adapter = tokio::time::timeout(
+                let driver = tokio::time::timeout(
                     Duration::from_secs(10),
-                    RedisAdapterCtr::new_with_redis(&client),
+                    ReconnectingDriver::connect(&client),
                 )
                 .await
                 .map_err(|_| {
@@ -66,8 +67,11 @@ impl Application {
                 .map_err(|e| {
                     anyhow::anyhow!("cannot connect to Redis at {}: {e}", redact_url(&url))
                 })?;
-                let builder = SocketIo::builder().with_adapter::<RedisAdapter<_>>(adapter);
-                let parts = assemble(config, db, verifier, Some(client), builder);
+                let adapter =
+                    RedisAdapterCtr::new_with_driver(driver.clone(), RedisAdapterConfig::new());
+                let builder = SocketIo::builder()
+                    .with_adapter::<CustomRedisAdapter<_, ReconnectingDriver>>(adapter);
+                let parts = assemble(config, db, verifier, Some(driver), builder);
                 realtime::register(&parts.io)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
@@ -152,7 +156,7 @@ fn assemble<A: Adapter>(
     config: ServerConfig,
     db: DatabaseConnection,
     verifier: Verifier,
-    redis: Option<redis::Client>,
+    redis: Option<ReconnectingDriver>,
     builder: SocketIoBuilder<A>,
 ) -> Parts<A> {
     let app: AppState<A> = Arc::new(App::new(db, verifier, config.clone(), redis));

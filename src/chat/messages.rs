@@ -2,7 +2,7 @@
 //! read.
 
 use entities::{message, session};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionTrait, TryIntoModel,
@@ -46,6 +46,14 @@ pub async fn send(
 /// senders (on any node) get 1, 2, 3… in commit order and a failed insert
 /// rolls the increment back. The UPDATE is the transaction's first
 /// statement so SQLite takes its write lock at once.
+///
+/// The message's time is this node's clock, but never earlier than the
+/// session's previous message: across nodes a sender can read its clock,
+/// then wait for the row lock behind a message stamped later (or another
+/// node's clock can be ahead), and `createdAt` going backwards in `seq`
+/// order would make a first response come before the first customer
+/// message (a negative `avgFirstResponseSeconds`). Every column below is
+/// set from that one clamped time; SET expressions see the old row.
 pub async fn append_valid(
     db: &DatabaseConnection,
     user: &User,
@@ -57,7 +65,14 @@ pub async fn append_valid(
         return Ok(found);
     }
     access::ensure_open(row)?;
-    let now = now_ms();
+    let clock = now_ms();
+    // max(clock, last_message_at), in SQL so it sees the locked row.
+    let now: SimpleExpr = Expr::case(
+        Expr::col(session::Column::LastMessageAt).gt(clock),
+        Expr::col(session::Column::LastMessageAt),
+    )
+    .finally(Expr::value(clock))
+    .into();
     let is_customer = user.role == Role::Customer;
     let txn = db.begin().await?;
     let mut update = session::Entity::update_many()
@@ -65,7 +80,7 @@ pub async fn append_valid(
             session::Column::LastSeq,
             Expr::col(session::Column::LastSeq).add(1),
         )
-        .col_expr(session::Column::LastMessageAt, Expr::value(now));
+        .col_expr(session::Column::LastMessageAt, now.clone());
     update = if is_customer {
         update
             .col_expr(
@@ -74,7 +89,7 @@ pub async fn append_valid(
             )
             .col_expr(
                 session::Column::FirstCustomerMessageAt,
-                Expr::col(session::Column::FirstCustomerMessageAt).if_null(now),
+                Expr::col(session::Column::FirstCustomerMessageAt).if_null(now.clone()),
             )
     } else {
         // The first staff message after the first customer message.
@@ -84,7 +99,7 @@ pub async fn append_valid(
                 Expr::col(session::Column::FirstResponseAt)
                     .is_null()
                     .and(Expr::col(session::Column::FirstCustomerMessageAt).is_not_null()),
-                Expr::value(now),
+                now.clone(),
             )
             .finally(Expr::col(session::Column::FirstResponseAt))
             .into(),
@@ -109,7 +124,7 @@ pub async fn append_valid(
         sender_name: Set(user.name.clone()),
         content: Set(content),
         client_message_id: Set(client_message_id.clone()),
-        created_at: Set(now),
+        created_at: Set(session.last_message_at.unwrap_or(clock)),
         read_at: Set(None),
     };
     if let Err(err) = message::Entity::insert(message.clone())

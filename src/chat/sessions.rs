@@ -2,7 +2,7 @@
 //! conditional UPDATE, so when two nodes race the database decides.
 
 use entities::{message, session};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TryIntoModel,
@@ -162,11 +162,10 @@ pub async fn take(
     if row.agent_id.as_deref() == Some(user.id.as_str()) {
         return Ok(Some(row.clone()));
     }
-    let now = now_ms();
     let result = session::Entity::update_many()
         .col_expr(session::Column::Status, Expr::value(ACTIVE))
         .col_expr(session::Column::AgentId, Expr::value(user.id.clone()))
-        .col_expr(session::Column::AssignedAt, Expr::value(now))
+        .col_expr(session::Column::AssignedAt, assigned_now())
         .filter(session::Column::Id.eq(&row.id))
         .filter(session::Column::Status.eq(PENDING))
         .exec(db)
@@ -199,13 +198,12 @@ pub async fn transfer(
     {
         return Err(AppError::NotFound("no agent with that id".into()));
     }
-    let now = now_ms();
     let result = session::Entity::update_many()
         .col_expr(session::Column::Status, Expr::value(ACTIVE))
         .col_expr(session::Column::AgentId, Expr::value(agent_id.to_string()))
         .col_expr(
             session::Column::AssignedAt,
-            Expr::col(session::Column::AssignedAt).if_null(now),
+            Expr::col(session::Column::AssignedAt).if_null(assigned_now()),
         )
         .filter(session::Column::Id.eq(&row.id))
         .filter(session::Column::Status.ne(CLOSED))
@@ -215,6 +213,19 @@ pub async fn transfer(
         return Err(AppError::SessionClosed);
     }
     reload(db, &row.id).await
+}
+
+/// This node's clock, but not before the session was created: another
+/// node's clock may be behind the one that stamped `created_at`, and a
+/// negative wait would skew `avgWaitSeconds`.
+fn assigned_now() -> SimpleExpr {
+    let now = now_ms();
+    Expr::case(
+        Expr::col(session::Column::CreatedAt).gt(now),
+        Expr::col(session::Column::CreatedAt),
+    )
+    .finally(Expr::value(now))
+    .into()
 }
 
 /// Closes a session. `Ok((row, false))`: it was closed already, unchanged.

@@ -5,6 +5,7 @@ pub mod connection;
 pub mod events;
 pub mod messages;
 pub mod presence;
+pub mod redis_driver;
 pub mod reply;
 pub mod sessions;
 pub mod stats;

@@ -5,6 +5,7 @@
 // fails (or always with TEST_LOG=1), so a green run stays silent.
 
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -37,18 +38,23 @@ export function serverBinary() {
 /**
  * A fresh database for one server. SQLite by default: a new file in a new temp dir.
  *
- * TEST_DATABASE_URL is the hook for running the suite against another database:
+ * TEST_DATABASE_URL runs the suite against another database:
  * - unset, or `sqlite:...`: a fresh SQLite file per server (the base is ignored:
  *   a shared file would not be fresh);
- * - `postgres://...`: each server needs its own database created from that base
- *   (CREATE DATABASE switchboard_test_<random>, dropped in stop()). Not implemented
- *   yet: fill in createPostgresDatabase() below when the suite runs on PostgreSQL.
+ * - `postgres://...`: a new database `sb_<random>` on that server (the URL's own
+ *   database is only used to run CREATE/DROP DATABASE), dropped by drop().
+ *   scripts/services.sh starts a throwaway cluster and exports its URL as TEST_PG_URL.
  */
 export async function freshDatabase() {
   const base = process.env.TEST_DATABASE_URL;
   if (base && /^postgres(ql)?:/.test(base)) {
     return createPostgresDatabase(base);
   }
+  return createSqliteDatabase();
+}
+
+/** A fresh SQLite file in a new temp dir, deleted by drop(). */
+export function createSqliteDatabase() {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-test-'));
   const dbPath = path.join(dir, 'db.sqlite');
   return {
@@ -58,14 +64,39 @@ export async function freshDatabase() {
   };
 }
 
-// eslint-disable-next-line no-unused-vars
-async function createPostgresDatabase(baseUrl) {
-  // Hook: connect to baseUrl, CREATE DATABASE with a random name, return
-  // { url: <baseUrl with that database>, dbPath: null, drop() { DROP DATABASE } }.
-  throw new Error(
-    'TEST_DATABASE_URL points at PostgreSQL, which the JS harness does not support yet: ' +
-    'implement createPostgresDatabase() in tests/js/lib/server.mjs',
-  );
+/** Runs one statement on the maintenance database of `baseUrl` (a short-lived connection). */
+async function onMaintenanceDb(baseUrl, sql) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * CREATE DATABASE sb_<random> on the PostgreSQL server of `baseUrl`; resolves
+ * with { url, dbPath: null, name, drop() }. drop() disconnects whoever is still
+ * connected (WITH (FORCE): a killed node's connections may linger) and drops it.
+ */
+export async function createPostgresDatabase(baseUrl) {
+  const name = `sb_${Date.now().toString(36)}_${randomBytes(5).toString('hex')}`;
+  await onMaintenanceDb(baseUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(baseUrl);
+  url.pathname = `/${name}`;
+  let dropped = false;
+  return {
+    url: url.toString(),
+    dbPath: null,
+    name,
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await onMaintenanceDb(baseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
 }
 
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');

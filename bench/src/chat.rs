@@ -1,0 +1,37 @@
+//! `chat`: a warm-up step, then one measured step at a fixed aggregate rate.
+
+use serde_json::{Value, json};
+
+use crate::cli::ChatArgs;
+use crate::fleet::Fleet;
+use crate::server::Server;
+
+pub async fn run(args: ChatArgs) -> anyhow::Result<Value> {
+    let server = Server::start(&args.server, Some(args.chat.send_limit)).await?;
+    let mut fleet = Fleet::setup(server, &args.chat, &args.load).await?;
+    if args.warmup > 0.0 {
+        eprintln!(
+            "warm-up: {:.0} msg/s for {} s (not recorded)",
+            args.rate, args.warmup
+        );
+        fleet.run_step(0, args.rate, args.warmup).await?;
+    }
+    eprintln!("measuring: {:.0} msg/s for {} s", args.rate, args.duration);
+    let outcome = fleet.run_step(1, args.rate, args.duration).await?;
+    let mut result = json!({
+        "scenario": "chat",
+        "server_send_rate_limit": args.chat.send_limit,
+        "lossless": outcome.lossless(),
+    });
+    merge(&mut result, fleet.totals());
+    merge(&mut result, outcome.json);
+    fleet.finish().await;
+    Ok(result)
+}
+
+/// Copies the fields of `more` into `into` (both objects).
+pub fn merge(into: &mut Value, more: Value) {
+    if let (Some(into), Value::Object(more)) = (into.as_object_mut(), more) {
+        into.extend(more);
+    }
+}

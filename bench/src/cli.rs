@@ -1,0 +1,190 @@
+//! Command line: one subcommand per scenario, with the server and load
+//! generator settings they share.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchboard-bench",
+    version,
+    about = "Load generator for Switchboard: real Socket.IO v4 /chat clients over websocket",
+    long_about = "Load generator for Switchboard. Speaks Engine.IO v4 / Socket.IO v4 over websocket \
+                  like socket.io-client does (token in the /chat CONNECT, acks, heartbeats). Progress \
+                  goes to stderr; every scenario ends with one JSON line on stdout."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Scenario,
+    /// Worker threads of the load generator's runtime (default: the CPUs this
+    /// process may run on, so `taskset -c 1 switchboard-bench ...` gives 1).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Scenario {
+    /// N authenticated /chat sockets opened at a given rate and held idle:
+    /// connect rate and latency, failures, server RSS per socket.
+    Connect(ConnectArgs),
+    /// P sessions (customer + agent who took it); customers send at an
+    /// aggregate open-loop rate: ack and delivery latency, loss.
+    Chat(ChatArgs),
+    /// Raises the chat rate step by step until delivery p99 passes a bound
+    /// or a message is lost; reports the highest rate that held.
+    Ramp(RampArgs),
+    /// A short chat run for CI: zero loss and a JSON line, no timing checks.
+    Smoke(SmokeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Server binary to start (default: target/release/switchboard, else
+    /// target/debug/switchboard).
+    #[arg(long)]
+    pub server_bin: Option<PathBuf>,
+    /// Observe an already running server instead of starting one (needs
+    /// --server-addr and the server's --jwt-secret).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Address of the server given by --server-pid.
+    #[arg(long)]
+    pub server_addr: Option<SocketAddr>,
+    /// Database of the started server (default: a fresh SQLite file in a
+    /// temporary directory), e.g. postgres://user:pass@127.0.0.1:5433/bench.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// HS256 secret given to the started server and used to mint tokens.
+    #[arg(long, default_value = "switchboard-bench-secret-0123456789abcdef")]
+    pub jwt_secret: String,
+    /// CPUs the started server is pinned to with `taskset -c` ("none": not pinned).
+    #[arg(long, default_value = "0")]
+    pub server_cpus: String,
+    /// RUST_LOG of the started server (info logs every connection, as in production).
+    #[arg(long, default_value = "info")]
+    pub server_log: String,
+    /// Extra argument for the started server (repeatable), e.g. --server-arg=--sqlite-synchronous=FULL.
+    #[arg(long, allow_hyphen_values = true)]
+    pub server_arg: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LoadArgs {
+    /// Loopback source addresses the sockets bind to, round-robin, from
+    /// 127.0.0.2 (one address holds at most ~28,000 sockets).
+    #[arg(long, default_value_t = 8)]
+    pub source_addrs: u8,
+    /// Handshake timeout, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub connect_timeout: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Sockets to open.
+    #[arg(long, short = 'n', default_value_t = 1000)]
+    pub connections: usize,
+    /// Connections per second, open loop (0: as fast as --concurrency allows).
+    #[arg(long, default_value_t = 500.0)]
+    pub rate: f64,
+    /// Handshakes in flight at most when --rate is 0.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// Seconds to hold the sockets open (idle, answering heartbeats).
+    #[arg(long, default_value_t = 10.0)]
+    pub hold: f64,
+    /// Seconds to wait after the last connect before reading the RSS.
+    #[arg(long, default_value_t = 2.0)]
+    pub settle: f64,
+    /// Role of the connecting users (customers get no stats snapshot).
+    #[arg(long, default_value = "customer")]
+    pub role: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub chat: ChatShape,
+    /// Aggregate send rate of all customers, messages per second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub duration: f64,
+    /// Unrecorded seconds at the same rate before the measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub warmup: f64,
+    /// Few sessions, few hundred messages, started from the debug binary
+    /// when no release one exists; fails on any loss (same as `smoke`).
+    #[arg(long)]
+    pub smoke: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ChatShape {
+    /// Sessions (each: one customer socket, one agent socket that took it).
+    #[arg(long, short = 'p', default_value_t = 100)]
+    pub sessions: usize,
+    /// Bytes of message content.
+    #[arg(long, default_value_t = 64)]
+    pub message_bytes: usize,
+    /// Seconds to wait for late acks and deliveries after a run or step.
+    #[arg(long, default_value_t = 5.0)]
+    pub drain: f64,
+    /// The server's per-user send-message limit (--send-rate-per-second and
+    /// --send-burst): raised so that it is not what is measured.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub send_limit: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RampArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub chat: ChatShape,
+    /// First rate, messages per second.
+    #[arg(long, default_value_t = 500.0)]
+    pub start_rate: f64,
+    /// Each step multiplies the rate by this.
+    #[arg(long, default_value_t = 1.25)]
+    pub factor: f64,
+    /// Highest rate tried.
+    #[arg(long, default_value_t = 50_000.0)]
+    pub max_rate: f64,
+    /// Seconds per step.
+    #[arg(long, default_value_t = 10.0)]
+    pub step_duration: f64,
+    /// Delivery p99 bound, milliseconds.
+    #[arg(long, default_value_t = 50.0)]
+    pub p99_bound_ms: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SmokeArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Sessions.
+    #[arg(long, default_value_t = 4)]
+    pub sessions: usize,
+    /// Messages in all.
+    #[arg(long, default_value_t = 300)]
+    pub messages: usize,
+    /// Aggregate rate, messages per second.
+    #[arg(long, default_value_t = 150.0)]
+    pub rate: f64,
+}

@@ -1,0 +1,74 @@
+//! Loopback source addresses and the file-descriptor limit: what lets one
+//! process hold tens of thousands of client sockets.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Source addresses 127.0.0.2, 127.0.0.3, ... used round-robin: each
+/// (source, destination) pair has only ~28,000 ephemeral ports.
+pub struct Sources(Vec<IpAddr>);
+
+impl Sources {
+    pub fn new(count: u8) -> Sources {
+        Sources(
+            (0..count.max(1))
+                .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i)))
+                .collect(),
+        )
+    }
+
+    pub fn pick(&self, i: usize) -> Option<IpAddr> {
+        self.0.get(i % self.0.len()).copied()
+    }
+}
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (the server the bench
+/// starts inherits it) and returns the new soft limit.
+pub fn raise_fd_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            eprintln!("warning: cannot raise the fd limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    }
+}
+
+/// Kernel TCP counters that explain connect latency outliers: accept-queue
+/// overflows (the server did not accept fast enough; the client's SYN is
+/// dropped and retried after 1 s, then 3 s) and SYN retransmissions. They
+/// are machine-wide, so they count only this benchmark on an idle machine.
+#[derive(Clone, Copy, Default)]
+pub struct TcpCounters {
+    pub listen_overflows: u64,
+    pub syn_retransmits: u64,
+}
+
+impl TcpCounters {
+    pub fn read() -> TcpCounters {
+        let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+        let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+        let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+            return TcpCounters::default();
+        };
+        let get = |name: &str| {
+            names
+                .split_whitespace()
+                .position(|n| n == name)
+                .and_then(|i| values.split_whitespace().nth(i)?.parse().ok())
+                .unwrap_or(0)
+        };
+        TcpCounters {
+            listen_overflows: get("ListenOverflows"),
+            syn_retransmits: get("TCPSynRetrans"),
+        }
+    }
+
+    pub fn since(self, before: TcpCounters) -> TcpCounters {
+        TcpCounters {
+            listen_overflows: self
+                .listen_overflows
+                .saturating_sub(before.listen_overflows),
+            syn_retransmits: self.syn_retransmits.saturating_sub(before.syn_retransmits),
+        }
+    }
+}
