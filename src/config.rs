@@ -160,6 +160,15 @@ pub struct ServerConfig {
     /// Development mode: dev token endpoint, permissive CORS, random secret when none is configured.
     #[arg(long, env = "SWITCHBOARD_DEV", global = true)]
     pub dev: bool,
+    /// Every this many seconds, agents get a fresh `stats-update` even
+    /// without a change on this node (another node may have died).
+    #[arg(
+        long,
+        env = "STATS_REFRESH_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub stats_refresh_seconds: u64,
     /// How long graceful shutdown waits for in-flight work before giving up.
     #[arg(
         long,

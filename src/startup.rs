@@ -242,11 +242,16 @@ fn cors(config: &ServerConfig) -> CorsLayer {
         .allow_credentials(true)
 }
 
-/// Keyed rate limiters keep a cell per key: drop the idle ones.
+/// Every `--stats-refresh-seconds` (30): drop the rate limiters' idle
+/// cells, and refresh the stats
+/// of every tenant with staff on this node (a node that died elsewhere
+/// changed the online counts without a change event here).
 fn spawn_housekeeping<A: Adapter>(app: &AppState<A>) {
+    let period = Duration::from_secs(app.config.stats_refresh_seconds.max(1));
     let app = Arc::downgrade(app);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await;
         loop {
             tick.tick().await;
             let Some(app) = app.upgrade() else { return };
@@ -254,6 +259,7 @@ fn spawn_housekeeping<A: Adapter>(app: &AppState<A>) {
             app.send_limiter.shrink_to_fit();
             app.typing_limiter.retain_recent();
             app.typing_limiter.shrink_to_fit();
+            realtime::stats::refresh_local_tenants(&app);
         }
     });
 }

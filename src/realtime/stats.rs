@@ -68,6 +68,21 @@ pub fn changed<A: Adapter>(app: &AppState<A>, tenant: &str) {
     });
 }
 
+/// Schedules a `stats-update` for every tenant with staff connected here.
+pub fn refresh_local_tenants<A: Adapter>(app: &AppState<A>) {
+    let Some(ns) = app.chat() else { return };
+    let tenants: std::collections::BTreeSet<String> = ns
+        .sockets()
+        .iter()
+        .filter_map(|s| s.extensions.get::<crate::chat::User>())
+        .filter(|user| user.role.is_staff())
+        .map(|user| user.tenant)
+        .collect();
+    for tenant in tenants {
+        changed(app, &tenant);
+    }
+}
+
 /// The tenant's stats now.
 pub async fn snapshot<A: Adapter>(app: &AppState<A>, tenant: &str) -> AppResult<Stats> {
     let online = super::presence::online(app, tenant).await;

@@ -437,6 +437,21 @@ describe('a node killed with SIGKILL under traffic', () => {
   });
 });
 
+describe('a node that dies without a word', () => {
+  it('is dropped from onlineAgents by the periodic stats refresh of the other nodes', { skip: clusterSkip }, async (t) => {
+    const cluster = await spawnClusterFor(t, { nodes: 2, args: ['--stats-refresh-seconds', '1'] });
+    const tenant = freshTenant();
+    const watcher = await online(cluster.node(1), 'agent', tenant);
+    await online(cluster.node(0), 'agent', tenant);
+    await waitFor(watcher.socket, 'stats-update', { filter: (s) => s.onlineAgents === 2, timeout: 5000 });
+    drain(watcher.socket, 'stats-update');
+    await cluster.kill(0);
+    // No change happens on node 1: only its periodic refresh can say it.
+    const after = await waitFor(watcher.socket, 'stats-update', { filter: (s) => s.onlineAgents === 1, timeout: 8000 });
+    assert.equal(after.onlineAgents, 1);
+  });
+});
+
 describe('Redis going away and coming back', () => {
   // A Redis of this describe's own (the shared one must stay up), two nodes on it.
   const state = {};
