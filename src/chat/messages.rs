@@ -61,9 +61,28 @@ pub async fn append_valid(
     content: String,
     client_message_id: Option<String>,
 ) -> AppResult<Appended> {
-    if let Some(found) = find_retry(db, row, user, client_message_id.as_deref()).await? {
-        return Ok(found);
+    let cmid = client_message_id.clone();
+    match insert(db, user, row, content, client_message_id).await {
+        // A retry: the unique (session, sender, clientMessageId) index
+        // refused the copy, or the session closed after the original was
+        // stored. Look the original up only then, not before every insert.
+        Err(err)
+            if cmid.is_some()
+                && matches!(err.code(), ErrorCode::Conflict | ErrorCode::SessionClosed) =>
+        {
+            find_retry(db, row, user, cmid.as_deref()).await?.ok_or(err)
+        }
+        result => result,
     }
+}
+
+async fn insert(
+    db: &DatabaseConnection,
+    user: &User,
+    row: &session::Model,
+    content: String,
+    client_message_id: Option<String>,
+) -> AppResult<Appended> {
     access::ensure_open(row)?;
     let clock = now_ms();
     // max(clock, last_message_at), in SQL so it sees the locked row.
@@ -132,14 +151,7 @@ pub async fn append_valid(
         .await
     {
         txn.rollback().await?;
-        let err = AppError::from(err);
-        // The same clientMessageId committed by a concurrent request.
-        if err.code() == ErrorCode::Conflict
-            && let Some(found) = find_retry(db, row, user, client_message_id.as_deref()).await?
-        {
-            return Ok(found);
-        }
-        return Err(err);
+        return Err(err.into());
     }
     txn.commit().await?;
     Ok(Appended {
