@@ -10,6 +10,7 @@ use socketioxide::SocketIo;
 use socketioxide::operators::BroadcastOperators;
 
 use crate::auth::Verifier;
+use crate::chat::stats::MessageCounts;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use crate::realtime::redis_driver::ReconnectingDriver;
@@ -37,6 +38,8 @@ pub struct App<A: Adapter> {
     pub stats: StatsCoalescer,
     pub locks: SessionLocks,
     pub metrics: Metrics,
+    /// The settled part of each tenant's `messagesToday`.
+    pub message_counts: MessageCounts,
     pub in_flight: InFlight,
     /// Set with the Redis adapter, for `/health`.
     pub redis: Option<ReconnectingDriver>,
@@ -64,6 +67,7 @@ impl<A: Adapter> App<A> {
             stats: StatsCoalescer::default(),
             locks: SessionLocks::default(),
             metrics: Metrics::new(),
+            message_counts: MessageCounts::default(),
             in_flight: InFlight::default(),
             redis,
             config,
