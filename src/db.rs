@@ -16,6 +16,15 @@ use crate::config::{ServerConfig, redact_url};
 /// How long a request waits for a connection before it is `unavailable`.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the SQLite connection lives before it is reopened. An open
+/// file descriptor keeps writing to a file whose permissions were taken
+/// away (or that was replaced or unmounted underneath): reopening it now
+/// and then makes the server see the file as it is, so it fails events
+/// with `unavailable` and `/health` with 503 while the file is not
+/// writable, and recovers by itself once it is. Reopening costs well
+/// under a millisecond.
+const SQLITE_REOPEN_AFTER: Duration = Duration::from_secs(5);
+
 pub async fn connect(config: &ServerConfig) -> anyhow::Result<DatabaseConnection> {
     let url = &config.database_url;
     let mut options = ConnectOptions::new(url.clone());
@@ -34,7 +43,7 @@ pub async fn connect(config: &ServerConfig) -> anyhow::Result<DatabaseConnection
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
-            .max_lifetime(None)
+            .max_lifetime(SQLITE_REOPEN_AFTER)
             .map_sqlx_sqlite_opts(move |o| {
                 o.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(synchronous)
@@ -72,4 +81,21 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
         .map_err(failed)?;
     Migrator::up(&txn, None).await.map_err(failed)?;
     txn.commit().await.map_err(failed)
+}
+
+/// Whether the database can take a write right now. A SELECT is not
+/// enough on SQLite: a file opened read-only answers reads. So on SQLite
+/// this starts a write transaction (an UPDATE that matches no row still
+/// takes the write lock, and fails on a read-only or locked file) and
+/// rolls it back; on PostgreSQL it is a ping.
+pub async fn writable(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return db.ping().await;
+    }
+    let txn = db.begin().await?;
+    let probe = txn
+        .execute_unprepared("UPDATE seaql_migrations SET version = version WHERE 0")
+        .await;
+    txn.rollback().await?;
+    probe.map(|_| ())
 }

@@ -161,6 +161,7 @@ fn is_unavailable(err: &DbErr) -> bool {
                 "readonly database",
                 "read-only",
                 "disk i/o error",
+                "database or disk is full",
                 "connection refused",
                 "connection reset",
                 "broken pipe",

@@ -86,8 +86,13 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves; then stops accepting connections,
-    /// lets events in flight finish (acks included), closes every socket and
-    /// returns.
+    /// lets events in flight finish (acks included), closes every socket,
+    /// closes the database and returns.
+    ///
+    /// The order matters: websocket connections are upgraded out of
+    /// hyper's graceful shutdown, so `serve` may return while socket events
+    /// are still in their handlers. The database is closed only once they
+    /// are done (or the grace period is over).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -95,31 +100,34 @@ impl Application {
         let addr = self.local_addr()?;
         tracing::info!("listening on http://{addr}");
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
-        let (in_flight, close_sockets, grace) = (self.in_flight, self.close_sockets, self.grace);
-        tokio::spawn(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing events in flight");
-            let _ = stop_accepting.send(());
-            if tokio::time::timeout(grace, in_flight.drain())
-                .await
-                .is_err()
-            {
-                tracing::warn!("events still in flight after {grace:?}; closing anyway");
-            }
-            close_sockets().await;
-            let _ = closed_tx.send(());
-        });
-        let serve = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
-            let _ = stopped.await;
-        });
-        let serve = async move { serve.await };
-        tokio::pin!(serve);
+        let mut serve = tokio::spawn(
+            axum::serve(self.listener, self.router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .into_future(),
+        );
         tokio::select! {
-            result = &mut serve => result?,
-            () = async { let _ = closed_rx.await; tokio::time::sleep(grace).await } => {
-                tracing::warn!("connections still open after shutdown; exiting");
+            result = &mut serve => {
+                // The listener failed on its own: nothing left to drain.
+                result??;
+                return Ok(());
             }
+            () = shutdown => {}
+        }
+        tracing::info!("shutting down: finishing events in flight");
+        let _ = stop_accepting.send(());
+        let grace = self.grace;
+        if tokio::time::timeout(grace, self.in_flight.drain())
+            .await
+            .is_err()
+        {
+            tracing::warn!("events still in flight after {grace:?}; closing anyway");
+        }
+        (self.close_sockets)().await;
+        match tokio::time::timeout(grace, serve).await {
+            Ok(result) => result??,
+            Err(_) => tracing::warn!("connections still open after shutdown; exiting"),
         }
         if let Err(err) = self.db.close().await {
             tracing::warn!(%err, "closing the database");

@@ -16,9 +16,13 @@ pub fn router<A: Adapter>() -> Router<AppState<A>> {
         .route("/metrics", get(metrics::<A>))
 }
 
-/// 200 `ok` while the database answers, 503 `degraded` when it does not.
+/// 200 `ok` while the database takes writes, 503 `degraded` when it does not.
 async fn health<A: Adapter>(State(app): State<AppState<A>>) -> Response {
-    let database = tokio::time::timeout(std::time::Duration::from_secs(2), app.db.ping()).await;
+    let database = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        crate::db::writable(&app.db),
+    )
+    .await;
     let up = matches!(database, Ok(Ok(())));
     let adapter = match &app.redis {
         None => "local",
