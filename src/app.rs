@@ -10,6 +10,7 @@ use socketioxide::SocketIo;
 use socketioxide::operators::BroadcastOperators;
 
 use crate::auth::Verifier;
+use crate::chat::group_commit::GroupCommit;
 use crate::chat::stats::MessageCounts;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
@@ -23,6 +24,8 @@ pub type AppState<A> = Arc<App<A>>;
 
 pub struct App<A: Adapter> {
     pub db: DatabaseConnection,
+    /// Stores concurrent messages in one transaction.
+    pub group_commit: GroupCommit,
     /// Set once, right after the Socket.IO layer is built: the layer needs
     /// this state and REST handlers need the layer's `SocketIo` to emit.
     io: OnceLock<SocketIo<A>>,
@@ -57,6 +60,7 @@ impl<A: Adapter> App<A> {
             .allow_burst(per_second(config.send_burst));
         let typing_quota = Quota::per_second(per_second(config.typing_rate_per_second));
         Self {
+            group_commit: GroupCommit::start(db.clone()),
             db,
             io: OnceLock::new(),
             verifier,

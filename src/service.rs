@@ -59,7 +59,14 @@ pub async fn send_message<A: Adapter>(
         return Err(AppError::RateLimited);
     }
     let _order = app.locks.lock(&req.session_id).await;
-    let appended = messages::send(&app.db, user, req, app.config.message_max_length).await?;
+    let appended = messages::send(
+        &app.db,
+        &app.group_commit,
+        user,
+        req,
+        app.config.message_max_length,
+    )
+    .await?;
     let message = MessageView::from(&appended.message);
     if appended.is_new {
         app.metrics.messages_stored.inc();

@@ -5,11 +5,12 @@ use entities::{message, session};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait, TryIntoModel,
+    QuerySelect, Set, TransactionTrait, TryIntoModel, UpdateMany,
 };
 
 use super::access::{self, CLOSED};
 use super::clock::now_ms;
+use super::group_commit::{Append, GroupCommit, Outcome};
 use super::input::{MarkReadRequest, SendRequest, validate_content};
 use super::{Role, User, new_id, sessions};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -26,16 +27,39 @@ pub struct Appended {
 }
 
 /// Checks the request and appends the message (PROTOCOL §4 send-message).
+///
+/// Valid content goes to the group commit, which checks access, the
+/// session's state and the `clientMessageId` in its UPDATE; anything it
+/// did not store is checked here one step at a time, for the exact error
+/// (or a retry's original). Access is checked before the content, so an
+/// outsider learns nothing from a content error.
 pub async fn send(
     db: &DatabaseConnection,
+    writer: &GroupCommit,
     user: &User,
     req: SendRequest,
     max_len: usize,
 ) -> AppResult<Appended> {
-    let row = sessions::find(db, user, &req.session_id).await?;
+    let append = match validate_content(&req.content, max_len) {
+        Ok(content) => Append {
+            user: user.clone(),
+            session_id: req.session_id,
+            content,
+            client_message_id: req.client_message_id,
+        },
+        Err(err) => {
+            let row = sessions::find(db, user, &req.session_id).await?;
+            access::ensure_participant(user, &row)?;
+            return Err(err);
+        }
+    };
+    let append = match writer.append(append).await? {
+        Outcome::Stored(appended) => return Ok(*appended),
+        Outcome::Check(append) => append,
+    };
+    let row = sessions::find(db, user, &append.session_id).await?;
     access::ensure_participant(user, &row)?;
-    let content = validate_content(&req.content, max_len)?;
-    append_valid(db, user, &row, content, req.client_message_id).await
+    append_valid(db, user, &row, append.content, append.client_message_id).await
 }
 
 /// Appends already validated content for a user allowed to send.
@@ -85,46 +109,8 @@ async fn insert(
 ) -> AppResult<Appended> {
     access::ensure_open(row)?;
     let clock = now_ms();
-    // max(clock, last_message_at), in SQL so it sees the locked row.
-    let now: SimpleExpr = Expr::case(
-        Expr::col(session::Column::LastMessageAt).gt(clock),
-        Expr::col(session::Column::LastMessageAt),
-    )
-    .finally(Expr::value(clock))
-    .into();
-    let is_customer = user.role == Role::Customer;
     let txn = db.begin().await?;
-    let mut update = session::Entity::update_many()
-        .col_expr(
-            session::Column::LastSeq,
-            Expr::col(session::Column::LastSeq).add(1),
-        )
-        .col_expr(session::Column::LastMessageAt, now.clone());
-    update = if is_customer {
-        update
-            .col_expr(
-                session::Column::UnreadCount,
-                Expr::col(session::Column::UnreadCount).add(1),
-            )
-            .col_expr(
-                session::Column::FirstCustomerMessageAt,
-                Expr::col(session::Column::FirstCustomerMessageAt).if_null(now.clone()),
-            )
-    } else {
-        // The first staff message after the first customer message.
-        update.col_expr(
-            session::Column::FirstResponseAt,
-            Expr::case(
-                Expr::col(session::Column::FirstResponseAt)
-                    .is_null()
-                    .and(Expr::col(session::Column::FirstCustomerMessageAt).is_not_null()),
-                now.clone(),
-            )
-            .finally(Expr::col(session::Column::FirstResponseAt))
-            .into(),
-        )
-    };
-    let updated = update
+    let updated = bump(user, clock)
         .filter(session::Column::Id.eq(&row.id))
         .filter(session::Column::Status.ne(CLOSED))
         .exec_with_returning(&txn)
@@ -133,19 +119,7 @@ async fn insert(
         txn.rollback().await?;
         return Err(AppError::SessionClosed);
     };
-    let message = message::ActiveModel {
-        id: Set(new_id()),
-        session_id: Set(row.id.clone()),
-        tenant: Set(row.tenant.clone()),
-        seq: Set(session.last_seq),
-        sender_id: Set(user.id.clone()),
-        sender_role: Set(user.role.as_str().to_string()),
-        sender_name: Set(user.name.clone()),
-        content: Set(content),
-        client_message_id: Set(client_message_id.clone()),
-        created_at: Set(session.last_message_at.unwrap_or(clock)),
-        read_at: Set(None),
-    };
+    let message = new_message(user, &session, content, client_message_id, clock);
     if let Err(err) = message::Entity::insert(message.clone())
         .exec_without_returning(&txn)
         .await
@@ -159,6 +133,73 @@ async fn insert(
         session,
         is_new: true,
     })
+}
+
+/// The UPDATE that gives the next `seq` to a message of `user`: one more
+/// `last_seq`, `lastMessageAt`, and the unread count and first-message
+/// times the stats need. The caller adds the filters. Its RETURNING row is
+/// the session after the message.
+pub(super) fn bump(user: &User, clock: i64) -> UpdateMany<session::Entity> {
+    // max(clock, last_message_at), in SQL so it sees the locked row.
+    let now: SimpleExpr = Expr::case(
+        Expr::col(session::Column::LastMessageAt).gt(clock),
+        Expr::col(session::Column::LastMessageAt),
+    )
+    .finally(Expr::value(clock))
+    .into();
+    let update = session::Entity::update_many()
+        .col_expr(
+            session::Column::LastSeq,
+            Expr::col(session::Column::LastSeq).add(1),
+        )
+        .col_expr(session::Column::LastMessageAt, now.clone());
+    if user.role == Role::Customer {
+        update
+            .col_expr(
+                session::Column::UnreadCount,
+                Expr::col(session::Column::UnreadCount).add(1),
+            )
+            .col_expr(
+                session::Column::FirstCustomerMessageAt,
+                Expr::col(session::Column::FirstCustomerMessageAt).if_null(now),
+            )
+    } else {
+        // The first staff message after the first customer message.
+        update.col_expr(
+            session::Column::FirstResponseAt,
+            Expr::case(
+                Expr::col(session::Column::FirstResponseAt)
+                    .is_null()
+                    .and(Expr::col(session::Column::FirstCustomerMessageAt).is_not_null()),
+                now,
+            )
+            .finally(Expr::col(session::Column::FirstResponseAt))
+            .into(),
+        )
+    }
+}
+
+/// The message row, numbered and timed by the session row [`bump`] returned.
+pub(super) fn new_message(
+    user: &User,
+    session: &session::Model,
+    content: String,
+    client_message_id: Option<String>,
+    clock: i64,
+) -> message::ActiveModel {
+    message::ActiveModel {
+        id: Set(new_id()),
+        session_id: Set(session.id.clone()),
+        tenant: Set(session.tenant.clone()),
+        seq: Set(session.last_seq),
+        sender_id: Set(user.id.clone()),
+        sender_role: Set(user.role.as_str().to_string()),
+        sender_name: Set(user.name.clone()),
+        content: Set(content),
+        client_message_id: Set(client_message_id),
+        created_at: Set(session.last_message_at.unwrap_or(clock)),
+        read_at: Set(None),
+    }
 }
 
 /// The message this sender already stored with this `clientMessageId`.

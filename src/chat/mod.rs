@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod group_commit;
 pub mod input;
 pub mod messages;
 pub mod sessions;

@@ -1,0 +1,195 @@
+//! Group commit: messages sent at the same time are stored in one
+//! transaction.
+//!
+//! A message costs a commit and a handful of statements; on SQLite each
+//! statement is also a hand-over to sqlx's worker thread and back. Under
+//! load most of that cost is per transaction and per statement, not per
+//! byte, so a writer task takes every append waiting in its queue (up to
+//! [`MAX_BATCH`]) and stores them together: one BEGIN and one COMMIT for
+//! the batch, and per message one `UPDATE sessions … RETURNING` (that
+//! checks access, that the session is open and that the `clientMessageId`
+//! is new, and gives the `seq`) and one INSERT. Nobody waits for a batch to
+//! fill: when the queue holds one message, the batch is that message.
+//!
+//! `seq` order is kept: the caller holds the session's lock (one append
+//! per session in flight on a node), and the UPDATE takes the session's row
+//! lock until the batch commits, so concurrent appends on other nodes wait.
+//! Jobs run in session-id order, so batches of two nodes lock rows in the
+//! same order and cannot deadlock.
+//!
+//! A message whose UPDATE matches no row (not found, not allowed, closed,
+//! a retry of a `clientMessageId`) is left out of the batch and answered
+//! [`Outcome::Check`]: the caller then takes the one-by-one path, which
+//! names the exact error (or finds the retry's original). So does every
+//! message of a batch that fails for any reason but an unavailable
+//! database, since one bad statement aborts a PostgreSQL transaction.
+
+use std::sync::Arc;
+
+use entities::{message, session};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
+    TransactionTrait, TryIntoModel,
+};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::access::CLOSED;
+use super::clock::now_ms;
+use super::messages::{Appended, bump, new_message};
+use super::{Role, User};
+use crate::error::{AppError, AppResult, ErrorCode};
+
+/// The most messages in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+/// Appends queued beyond this wait for room (back-pressure on senders).
+const QUEUE: usize = 4096;
+
+/// A message to store: content already validated.
+#[derive(Debug)]
+pub struct Append {
+    pub user: User,
+    pub session_id: String,
+    pub content: String,
+    pub client_message_id: Option<String>,
+}
+
+/// What the batch did with one message.
+#[derive(Debug)]
+pub enum Outcome {
+    Stored(Box<Appended>),
+    /// Not stored: check it one by one for the precise answer.
+    Check(Append),
+}
+
+struct Job {
+    append: Append,
+    reply: oneshot::Sender<AppResult<Outcome>>,
+}
+
+/// The queue of the writer tasks.
+#[derive(Clone)]
+pub struct GroupCommit {
+    queue: mpsc::Sender<Job>,
+}
+
+impl GroupCommit {
+    /// Starts the writers: one on SQLite (it has one connection), a few on
+    /// PostgreSQL so a batch's round trips overlap the next one's.
+    pub fn start(db: DatabaseConnection) -> Self {
+        let writers = match db.get_database_backend() {
+            DbBackend::Sqlite => 1,
+            _ => 4,
+        };
+        let (queue, jobs) = mpsc::channel(QUEUE);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for _ in 0..writers {
+            tokio::spawn(write(db.clone(), jobs.clone()));
+        }
+        Self { queue }
+    }
+
+    /// Stores the message with whatever else is waiting.
+    pub async fn append(&self, append: Append) -> AppResult<Outcome> {
+        let (reply, answer) = oneshot::channel();
+        let stopped = || AppError::Unavailable("the message writer stopped".into());
+        self.queue
+            .send(Job { append, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// A writer: takes what is queued, stores it, answers, again.
+async fn write(db: DatabaseConnection, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut batch = Vec::new();
+        {
+            let mut queue = jobs.lock().await;
+            if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return; // every sender is gone: the server stopped
+            }
+        }
+        batch.sort_by(|a, b| a.append.session_id.cmp(&b.append.session_id));
+        let mut stored = store(&db, &batch).await;
+        if let Err(err) = &stored {
+            tracing::debug!(%err, size = batch.len(), "batch not stored");
+        }
+        for (i, Job { append, reply }) in batch.into_iter().enumerate() {
+            let outcome = match &mut stored {
+                Ok(stored) => Ok(stored[i]
+                    .take()
+                    .map_or(Outcome::Check(append), |a| Outcome::Stored(Box::new(a)))),
+                Err(err) if err.code() == ErrorCode::Unavailable => {
+                    Err(AppError::Unavailable(err.to_string()))
+                }
+                Err(_) => Ok(Outcome::Check(append)),
+            };
+            // The sender may have gone (its socket closed): nothing to do.
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// One transaction for the whole batch: the appended message of each job,
+/// or `None` for those to check one by one.
+async fn store(db: &DatabaseConnection, batch: &[Job]) -> AppResult<Vec<Option<Appended>>> {
+    let txn = db.begin().await?;
+    let mut stored = Vec::with_capacity(batch.len());
+    for job in batch {
+        match store_one(&txn, &job.append).await {
+            Ok(appended) => stored.push(appended),
+            Err(err) => {
+                txn.rollback().await?;
+                return Err(err);
+            }
+        }
+    }
+    txn.commit().await?;
+    Ok(stored)
+}
+
+async fn store_one(txn: &DatabaseTransaction, append: &Append) -> AppResult<Option<Appended>> {
+    let user = &append.user;
+    let clock = now_ms();
+    let mut update = bump(user, clock)
+        .filter(session::Column::Id.eq(&append.session_id))
+        .filter(session::Column::Tenant.eq(&user.tenant))
+        .filter(session::Column::Status.ne(CLOSED));
+    // PROTOCOL §4: the session's customer, its assigned agent, any admin.
+    update = match user.role {
+        Role::Customer => update.filter(session::Column::CustomerId.eq(&user.id)),
+        Role::Agent => update.filter(session::Column::AgentId.eq(&user.id)),
+        Role::Admin => update,
+    };
+    if let Some(cmid) = &append.client_message_id {
+        let seen = Query::select()
+            .expr(Expr::val(1))
+            .from(message::Entity)
+            .and_where(message::Column::SessionId.eq(&append.session_id))
+            .and_where(message::Column::SenderId.eq(&user.id))
+            .and_where(message::Column::ClientMessageId.eq(cmid))
+            .to_owned();
+        update = update.filter(Expr::exists(seen).not());
+    }
+    let Some(session) = update.exec_with_returning(txn).await?.into_iter().next() else {
+        return Ok(None);
+    };
+    let message = new_message(
+        user,
+        &session,
+        append.content.clone(),
+        append.client_message_id.clone(),
+        clock,
+    );
+    message::Entity::insert(message.clone())
+        .exec_without_returning(txn)
+        .await?;
+    Ok(Some(Appended {
+        message: message.try_into_model()?,
+        session,
+        is_new: true,
+    }))
+}
