@@ -12,6 +12,7 @@ use socketioxide::operators::BroadcastOperators;
 use crate::auth::Verifier;
 use crate::chat::group_commit::GroupCommit;
 use crate::chat::stats::MessageCounts;
+use crate::chat::users::UserRecorder;
 use crate::config::ServerConfig;
 use crate::metrics::Metrics;
 use crate::realtime::redis_driver::ReconnectingDriver;
@@ -26,6 +27,8 @@ pub struct App<A: Adapter> {
     pub db: DatabaseConnection,
     /// Stores concurrent messages in one transaction.
     pub group_commit: GroupCommit,
+    /// Records the users of concurrent connections in one upsert.
+    pub users: UserRecorder,
     /// Set once, right after the Socket.IO layer is built: the layer needs
     /// this state and REST handlers need the layer's `SocketIo` to emit.
     io: OnceLock<SocketIo<A>>,
@@ -61,6 +64,7 @@ impl<A: Adapter> App<A> {
         let typing_quota = Quota::per_second(per_second(config.typing_rate_per_second));
         Self {
             group_commit: GroupCommit::start(db.clone()),
+            users: UserRecorder::start(db.clone()),
             db,
             io: OnceLock::new(),
             verifier,

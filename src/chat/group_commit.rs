@@ -24,27 +24,22 @@
 //! message of a batch that fails for any reason but an unavailable
 //! database, since one bad statement aborts a PostgreSQL transaction.
 
-use std::sync::Arc;
-
 use entities::{message, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
     TransactionTrait, TryIntoModel,
 };
-use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::access::CLOSED;
 use super::clock::now_ms;
 use super::messages::{Appended, bump, new_message};
 use super::{Role, User};
+use crate::batch::Batcher;
 use crate::error::{AppError, AppResult, ErrorCode};
 
 /// The most messages in one transaction.
 pub const MAX_BATCH: usize = 256;
-
-/// Appends queued beyond this wait for room (back-pressure on senders).
-const QUEUE: usize = 4096;
 
 /// A message to store: content already validated.
 #[derive(Debug)]
@@ -63,16 +58,9 @@ pub enum Outcome {
     Check(Append),
 }
 
-struct Job {
-    append: Append,
-    reply: oneshot::Sender<AppResult<Outcome>>,
-}
-
-/// The queue of the writer tasks.
+/// The message writers.
 #[derive(Clone)]
-pub struct GroupCommit {
-    queue: mpsc::Sender<Job>,
-}
+pub struct GroupCommit(Batcher<Append, AppResult<Outcome>>);
 
 impl GroupCommit {
     /// Starts the writers: one on SQLite (it has one connection), a few on
@@ -82,65 +70,52 @@ impl GroupCommit {
             DbBackend::Sqlite => 1,
             _ => 4,
         };
-        let (queue, jobs) = mpsc::channel(QUEUE);
-        let jobs = Arc::new(Mutex::new(jobs));
-        for _ in 0..writers {
-            tokio::spawn(write(db.clone(), jobs.clone()));
-        }
-        Self { queue }
+        Self(Batcher::start(writers, MAX_BATCH, move |batch| {
+            let db = db.clone();
+            async move { write(&db, batch).await }
+        }))
     }
 
     /// Stores the message with whatever else is waiting.
     pub async fn append(&self, append: Append) -> AppResult<Outcome> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || AppError::Unavailable("the message writer stopped".into());
-        self.queue
-            .send(Job { append, reply })
+        self.0
+            .submit(append)
             .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+            .unwrap_or_else(|| Err(AppError::Unavailable("the message writer stopped".into())))
     }
 }
 
-/// A writer: takes what is queued, stores it, answers, again.
-async fn write(db: DatabaseConnection, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    loop {
-        let mut batch = Vec::new();
-        {
-            let mut queue = jobs.lock().await;
-            if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
-                return; // every sender is gone: the server stopped
+/// Stores one batch and answers each of its messages.
+async fn write(db: &DatabaseConnection, batch: Vec<Append>) -> Vec<AppResult<Outcome>> {
+    let mut stored = store(db, &batch).await;
+    if let Err(err) = &stored {
+        tracing::debug!(%err, size = batch.len(), "batch not stored");
+    }
+    batch
+        .into_iter()
+        .enumerate()
+        .map(|(i, append)| match &mut stored {
+            Ok(stored) => Ok(stored[i]
+                .take()
+                .map_or(Outcome::Check(append), |a| Outcome::Stored(Box::new(a)))),
+            Err(err) if err.code() == ErrorCode::Unavailable => {
+                Err(AppError::Unavailable(err.to_string()))
             }
-        }
-        batch.sort_by(|a, b| a.append.session_id.cmp(&b.append.session_id));
-        let mut stored = store(&db, &batch).await;
-        if let Err(err) = &stored {
-            tracing::debug!(%err, size = batch.len(), "batch not stored");
-        }
-        for (i, Job { append, reply }) in batch.into_iter().enumerate() {
-            let outcome = match &mut stored {
-                Ok(stored) => Ok(stored[i]
-                    .take()
-                    .map_or(Outcome::Check(append), |a| Outcome::Stored(Box::new(a)))),
-                Err(err) if err.code() == ErrorCode::Unavailable => {
-                    Err(AppError::Unavailable(err.to_string()))
-                }
-                Err(_) => Ok(Outcome::Check(append)),
-            };
-            // The sender may have gone (its socket closed): nothing to do.
-            let _ = reply.send(outcome);
-        }
-    }
+            Err(_) => Ok(Outcome::Check(append)),
+        })
+        .collect()
 }
 
-/// One transaction for the whole batch: the appended message of each job,
-/// or `None` for those to check one by one.
-async fn store(db: &DatabaseConnection, batch: &[Job]) -> AppResult<Vec<Option<Appended>>> {
+/// One transaction for the whole batch, in session-id order: the appended
+/// message of each one, or `None` for those to check one by one.
+async fn store(db: &DatabaseConnection, batch: &[Append]) -> AppResult<Vec<Option<Appended>>> {
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by(|&a, &b| batch[a].session_id.cmp(&batch[b].session_id));
     let txn = db.begin().await?;
-    let mut stored = Vec::with_capacity(batch.len());
-    for job in batch {
-        match store_one(&txn, &job.append).await {
-            Ok(appended) => stored.push(appended),
+    let mut stored: Vec<Option<Appended>> = batch.iter().map(|_| None).collect();
+    for i in order {
+        match store_one(&txn, &batch[i]).await {
+            Ok(appended) => stored[i] = appended,
             Err(err) => {
                 txn.rollback().await?;
                 return Err(err);

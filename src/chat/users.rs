@@ -5,23 +5,30 @@ use std::collections::HashMap;
 
 use entities::{session, user};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use super::clock::now_ms;
 use super::{Role, SessionView, User, UserRef};
-use crate::error::AppResult;
+use crate::batch::Batcher;
+use crate::error::{AppError, AppResult, ErrorCode};
 
-/// Records (or refreshes) the user from their token's claims.
-pub async fn remember(db: &impl ConnectionTrait, user: &User) -> AppResult<()> {
-    let row = user::ActiveModel {
-        tenant: Set(user.tenant.clone()),
-        id: Set(user.id.clone()),
-        role: Set(user.role.as_str().to_string()),
-        name: Set(user.name.clone()),
-        email: Set(user.email.clone()),
-        last_seen_at: Set(now_ms()),
-    };
-    user::Entity::insert(row)
+/// Records (or refreshes) users from their tokens' claims: one upsert for
+/// many users (each `(tenant, id)` once).
+async fn upsert(db: &impl ConnectionTrait, users: &[User]) -> AppResult<()> {
+    let seen_at = now_ms();
+    let mut rows: HashMap<(&str, &str), user::ActiveModel> = HashMap::new();
+    for user in users {
+        let row = user::ActiveModel {
+            tenant: Set(user.tenant.clone()),
+            id: Set(user.id.clone()),
+            role: Set(user.role.as_str().to_string()),
+            name: Set(user.name.clone()),
+            email: Set(user.email.clone()),
+            last_seen_at: Set(seen_at),
+        };
+        rows.insert((&user.tenant, &user.id), row);
+    }
+    user::Entity::insert_many(rows.into_values())
         .on_conflict(
             OnConflict::columns([user::Column::Tenant, user::Column::Id])
                 .update_columns([
@@ -35,6 +42,51 @@ pub async fn remember(db: &impl ConnectionTrait, user: &User) -> AppResult<()> {
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// The most users in one upsert.
+const MAX_BATCH: usize = 256;
+
+/// Records the users of concurrent connections in one statement: a
+/// connection flood then costs the database one upsert per batch instead
+/// of one per socket.
+#[derive(Clone)]
+pub struct UserRecorder(Batcher<User, AppResult<()>>);
+
+impl UserRecorder {
+    pub fn start(db: DatabaseConnection) -> Self {
+        Self(Batcher::start(1, MAX_BATCH, move |batch: Vec<User>| {
+            let db = db.clone();
+            async move {
+                match upsert(&db, &batch).await {
+                    Ok(()) => batch.iter().map(|_| Ok(())).collect(),
+                    Err(err) if err.code() == ErrorCode::Unavailable => {
+                        let cause = err.to_string();
+                        batch
+                            .iter()
+                            .map(|_| Err(AppError::Unavailable(cause.clone())))
+                            .collect()
+                    }
+                    // Whatever one row did, the others get their own answer.
+                    Err(_) => {
+                        let mut answers = Vec::with_capacity(batch.len());
+                        for user in &batch {
+                            answers.push(upsert(&db, std::slice::from_ref(user)).await);
+                        }
+                        answers
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Records the user with whoever else is waiting.
+    pub async fn remember(&self, user: &User) -> AppResult<()> {
+        self.0
+            .submit(user.clone())
+            .await
+            .unwrap_or_else(|| Err(AppError::Unavailable("the user writer stopped".into())))
+    }
 }
 
 /// A staff member (agent or admin) of the tenant, for transfers.

@@ -19,7 +19,7 @@ use axum::http::request::Parts;
 use serde_json::Value;
 
 use crate::app::AppState;
-use crate::chat::{User, users};
+use crate::chat::User;
 use crate::error::AppError;
 
 /// Every route of the API; the socket layer and static files are added by
@@ -54,7 +54,7 @@ impl<A: Adapter> FromRequestParts<AppState<A>> for AuthUser {
             .verifier
             .verify(header)
             .map_err(|reason| AppError::Unauthorized(reason.to_string()))?;
-        users::remember(&app.db, &user).await?;
+        app.users.remember(&user).await?;
         Ok(Self(user))
     }
 }

@@ -12,8 +12,8 @@ use socketioxide::socket::DisconnectReason;
 use super::{messages, presence, sessions, stats, typing};
 use crate::app::AppState;
 use crate::auth::AuthError;
+use crate::chat::User;
 use crate::chat::clock::{now_ms, rfc3339};
-use crate::chat::{User, users};
 use crate::metrics::ReasonLabels;
 
 /// What the client sees as `err.message` of `connect_error`.
@@ -47,7 +47,7 @@ pub async fn authenticate<A: Adapter>(
             return Err(Refused(reason));
         }
     };
-    if let Err(err) = users::remember(&app.db, &user).await {
+    if let Err(err) = app.users.remember(&user).await {
         // The connection is still worth having: events will report the
         // database state themselves.
         tracing::warn!(user = %user.id, code = err.code().as_str(), "cannot record user");
