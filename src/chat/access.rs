@@ -4,6 +4,7 @@
 //! may not touch is `forbidden`.
 
 use entities::session;
+use sea_orm::{ColumnTrait, Condition};
 
 use super::{Role, User};
 use crate::error::{AppError, AppResult};
@@ -40,6 +41,18 @@ pub fn ensure_participant(user: &User, row: &session::Model) -> AppResult<()> {
         Err(AppError::Forbidden(
             "only the assigned agent may do this".into(),
         ))
+    }
+}
+
+/// [`ensure_participant`] as a condition on `sessions` rows, for the
+/// UPDATE of the group commit: same tenant, and the session's customer, its
+/// assigned agent or any admin.
+pub fn participant_condition(user: &User) -> Condition {
+    let tenant = Condition::all().add(session::Column::Tenant.eq(&user.tenant));
+    match user.role {
+        Role::Customer => tenant.add(session::Column::CustomerId.eq(&user.id)),
+        Role::Agent => tenant.add(session::Column::AgentId.eq(&user.id)),
+        Role::Admin => tenant,
     }
 }
 

@@ -31,10 +31,10 @@ use sea_orm::{
     TransactionTrait, TryIntoModel,
 };
 
-use super::access::CLOSED;
+use super::User;
+use super::access::{CLOSED, participant_condition};
 use super::clock::now_ms;
-use super::messages::{Appended, bump, new_message};
-use super::{Role, User};
+use super::messages::{Appended, bump, new_message, same_client_message};
 use crate::batch::Batcher;
 use crate::error::{AppError, AppResult, ErrorCode};
 
@@ -131,21 +131,13 @@ async fn store_one(txn: &DatabaseTransaction, append: &Append) -> AppResult<Opti
     let clock = now_ms();
     let mut update = bump(user, clock)
         .filter(session::Column::Id.eq(&append.session_id))
-        .filter(session::Column::Tenant.eq(&user.tenant))
-        .filter(session::Column::Status.ne(CLOSED));
-    // PROTOCOL §4: the session's customer, its assigned agent, any admin.
-    update = match user.role {
-        Role::Customer => update.filter(session::Column::CustomerId.eq(&user.id)),
-        Role::Agent => update.filter(session::Column::AgentId.eq(&user.id)),
-        Role::Admin => update,
-    };
+        .filter(session::Column::Status.ne(CLOSED))
+        .filter(participant_condition(user));
     if let Some(cmid) = &append.client_message_id {
         let seen = Query::select()
             .expr(Expr::val(1))
             .from(message::Entity)
-            .and_where(message::Column::SessionId.eq(&append.session_id))
-            .and_where(message::Column::SenderId.eq(&user.id))
-            .and_where(message::Column::ClientMessageId.eq(cmid))
+            .cond_where(same_client_message(&append.session_id, &user.id, cmid))
             .to_owned();
         update = update.filter(Expr::exists(seen).not());
     }

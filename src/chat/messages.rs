@@ -4,8 +4,8 @@
 use entities::{message, session};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait, TryIntoModel, UpdateMany,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel, UpdateMany,
 };
 
 use super::access::{self, CLOSED};
@@ -48,8 +48,7 @@ pub async fn send(
             client_message_id: req.client_message_id,
         },
         Err(err) => {
-            let row = sessions::find(db, user, &req.session_id).await?;
-            access::ensure_participant(user, &row)?;
+            sessions::find_participant(db, user, &req.session_id).await?;
             return Err(err);
         }
     };
@@ -57,8 +56,7 @@ pub async fn send(
         Outcome::Stored(appended) => return Ok(*appended),
         Outcome::Check(append) => append,
     };
-    let row = sessions::find(db, user, &append.session_id).await?;
-    access::ensure_participant(user, &row)?;
+    let row = sessions::find_participant(db, user, &append.session_id).await?;
     append_valid(db, user, &row, append.content, append.client_message_id).await
 }
 
@@ -70,14 +68,6 @@ pub async fn send(
 /// senders (on any node) get 1, 2, 3… in commit order and a failed insert
 /// rolls the increment back. The UPDATE is the transaction's first
 /// statement so SQLite takes its write lock at once.
-///
-/// The message's time is this node's clock, but never earlier than the
-/// session's previous message: across nodes a sender can read its clock,
-/// then wait for the row lock behind a message stamped later (or another
-/// node's clock can be ahead), and `createdAt` going backwards in `seq`
-/// order would make a first response come before the first customer
-/// message (a negative `avgFirstResponseSeconds`). Every column below is
-/// set from that one clamped time; SET expressions see the old row.
 pub async fn append_valid(
     db: &DatabaseConnection,
     user: &User,
@@ -139,6 +129,14 @@ async fn insert(
 /// `last_seq`, `lastMessageAt`, and the unread count and first-message
 /// times the stats need. The caller adds the filters. Its RETURNING row is
 /// the session after the message.
+///
+/// The message's time is this node's clock, but never earlier than the
+/// session's previous message: across nodes a sender can read its clock,
+/// then wait for the row lock behind a message stamped later (or another
+/// node's clock can be ahead), and `createdAt` going backwards in `seq`
+/// order would make a first response come before the first customer
+/// message (a negative `avgFirstResponseSeconds`). Every column is set
+/// from that one clamped time; SET expressions see the old row.
 pub(super) fn bump(user: &User, clock: i64) -> UpdateMany<session::Entity> {
     // max(clock, last_message_at), in SQL so it sees the locked row.
     let now: SimpleExpr = Expr::case(
@@ -202,6 +200,15 @@ pub(super) fn new_message(
     }
 }
 
+/// The message a sender stored in a session with a `clientMessageId`: the
+/// key of the unique index that makes a retry idempotent.
+pub(super) fn same_client_message(session_id: &str, sender_id: &str, cmid: &str) -> Condition {
+    Condition::all()
+        .add(message::Column::SessionId.eq(session_id))
+        .add(message::Column::SenderId.eq(sender_id))
+        .add(message::Column::ClientMessageId.eq(cmid))
+}
+
 /// The message this sender already stored with this `clientMessageId`.
 async fn find_retry(
     db: &impl ConnectionTrait,
@@ -213,9 +220,7 @@ async fn find_retry(
         return Ok(None);
     };
     let found = message::Entity::find()
-        .filter(message::Column::SessionId.eq(&row.id))
-        .filter(message::Column::SenderId.eq(&user.id))
-        .filter(message::Column::ClientMessageId.eq(cmid))
+        .filter(same_client_message(&row.id, &user.id, cmid))
         .one(db)
         .await?;
     Ok(found.map(|message| Appended {
@@ -310,8 +315,7 @@ pub async fn mark_read(
     user: &User,
     req: &MarkReadRequest,
 ) -> AppResult<Read> {
-    let row = sessions::find(db, user, &req.session_id).await?;
-    access::ensure_participant(user, &row)?;
+    let row = sessions::find_participant(db, user, &req.session_id).await?;
     let up_to_seq = match &req.message_id {
         Some(id) => sessions::message_in(db, &row.id, id).await?.seq,
         None => row.last_seq,

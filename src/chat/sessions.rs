@@ -26,6 +26,18 @@ pub async fn find(db: &impl ConnectionTrait, user: &User, id: &str) -> AppResult
     Ok(row)
 }
 
+/// A session the user may send to, mark read or close
+/// ([`access::ensure_participant`]).
+pub async fn find_participant(
+    db: &impl ConnectionTrait,
+    user: &User,
+    id: &str,
+) -> AppResult<session::Model> {
+    let row = find(db, user, id).await?;
+    access::ensure_participant(user, &row)?;
+    Ok(row)
+}
+
 /// What opening a session did.
 pub struct Opened {
     pub session: session::Model,
@@ -234,8 +246,7 @@ pub async fn close(
     user: &User,
     req: &CloseRequest,
 ) -> AppResult<(session::Model, bool)> {
-    let row = find(db, user, &req.session_id).await?;
-    access::ensure_participant(user, &row)?;
+    let row = find_participant(db, user, &req.session_id).await?;
     if row.status == CLOSED {
         return Ok((row, false));
     }
