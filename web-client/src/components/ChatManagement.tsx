@@ -5,7 +5,7 @@ import { useSocketEvent, type ChatConnectionState } from '../hooks/useChatConnec
 import { useNow } from '../hooks/useNow';
 import { api } from '../lib/api';
 import { displayName, formatSince } from '../lib/format';
-import { ChatThread } from './ChatThread';
+import { ChatError, ChatThread } from './ChatThread';
 
 const STATUS_RANK: Record<Session['status'], number> = { pending: 0, active: 1, closed: 2 };
 
@@ -225,11 +225,7 @@ function ChatPanel({ token, initial, myId, onSessionChange }: PanelProps) {
           Closed{session.closedBy ? ` by ${displayName(session.closedBy)}` : ''}.
         </div>
       ) : null}
-      {chat.error ? (
-        <div className="banner banner--error" role="alert">
-          {chat.error}
-        </div>
-      ) : null}
+      <ChatError error={chat.error} />
       <ChatThread chat={chat} placeholder={`Reply to ${displayName(session.customer, 'the customer')}…`} autoFocus />
     </div>
   );

@@ -4,7 +4,7 @@ import { useChatSocket } from '../hooks/useChatSocket';
 import { useIdentity } from '../hooks/useIdentity';
 import { api } from '../lib/api';
 import { displayName } from '../lib/format';
-import { ChatThread } from './ChatThread';
+import { ChatError, ChatThread } from './ChatThread';
 import { ConnectionIndicator } from './ConnectionIndicator';
 
 /**
@@ -240,11 +240,7 @@ function ChatView({ token, initial, onNewChat }: ChatViewProps) {
           <strong>{agentName}</strong> joined the chat.
         </div>
       ) : null}
-      {chat.error ? (
-        <div className="banner banner--error" role="alert">
-          {chat.error}
-        </div>
-      ) : null}
+      <ChatError error={chat.error} />
       <div className="widget__body">
         <ChatThread chat={chat} autoFocus emptyText="Say hello!" />
       </div>

@@ -61,3 +61,13 @@ export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
     </div>
   );
 }
+
+/** The last error of the chat (a refused event, a lost connection), if any. */
+export function ChatError({ error }: { error: string | null }) {
+  if (!error) return null;
+  return (
+    <div className="banner banner--error" role="alert">
+      {error}
+    </div>
+  );
+}
