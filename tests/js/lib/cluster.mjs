@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, after, afterEach } from 'node:test';
 import { uniqueId } from './clients.mjs';
-import { createPostgresDatabase, spawnServer } from './server.mjs';
+import { createPostgresDatabase, disposeAfter, spawnServer } from './server.mjs';
 
 /** false when the multi-node suite can run, otherwise the reason it is skipped. */
 export const clusterSkip = (() => {
@@ -101,16 +101,7 @@ export function useCluster(options = {}) {
 
 /** A cluster a single test starts itself, disposed in t.after (output printed on failure). */
 export async function spawnClusterFor(t, options = {}) {
-  const cluster = await spawnCluster(options);
-  t.after(async () => {
-    const { closeAllClients } = await import('./clients.mjs');
-    closeAllClients();
-    await cluster.dispose();
-    if (t.passed === false || process.env.TEST_LOG) {
-      process.stderr.write(`\n--- output of the cluster started by "${t.name}" ---\n${cluster.logs()}\n--- end ---\n`);
-    }
-  });
-  return cluster;
+  return disposeAfter(t, await spawnCluster(options), 'cluster');
 }
 
 // ---------------------------------------------------------------- a private Redis

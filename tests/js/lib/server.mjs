@@ -262,14 +262,22 @@ export function useServer(options = {}) {
  * output if the test fails or TEST_LOG is set.
  */
 export async function spawnServerFor(t, options = {}) {
-  const server = await spawnServer(options);
+  return disposeAfter(t, await spawnServer(options), 'server');
+}
+
+/**
+ * Closes the clients and disposes of `processes` (a server or a cluster:
+ * { dispose, logs }) in t.after, printing their output if the test failed or
+ * TEST_LOG is set. Returns `processes`.
+ */
+export function disposeAfter(t, processes, what) {
   t.after(async () => {
     const { closeAllClients } = await import('./clients.mjs');
     closeAllClients();
-    await server.dispose();
+    await processes.dispose();
     if (t.passed === false || process.env.TEST_LOG) {
-      process.stderr.write(`\n--- output of the server started by "${t.name}" ---\n${server.logs()}\n--- end ---\n`);
+      process.stderr.write(`\n--- output of the ${what} started by "${t.name}" ---\n${processes.logs()}\n--- end ---\n`);
     }
   });
-  return server;
+  return processes;
 }
