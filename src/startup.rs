@@ -15,6 +15,7 @@ use sea_orm::DatabaseConnection;
 use socketioxide::{SocketIo, SocketIoBuilder};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tower::util::MapRequestLayer;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -213,6 +214,7 @@ fn assemble<A: Adapter>(
         .route("/ws/{*rest}", any(unknown_route))
         .fallback_service(static_files(&config))
         .layer(layer)
+        .layer(MapRequestLayer::new(http::compact_head::compact_head))
         .layer(cors(&config))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -3,6 +3,7 @@
 //! body whose errors have the protocol's shape).
 
 use socketioxide::adapter::Adapter;
+pub mod compact_head;
 pub mod dev;
 pub mod health;
 pub mod messages;
