@@ -11,8 +11,16 @@
 use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 
-/// The request with its URI and header values in allocations of their own.
+/// Where socketioxide serves Engine.IO (its default `req_path`, which
+/// `startup` keeps). Other requests do not outlive their response.
+const ENGINE_IO_PATH: &str = "/socket.io/";
+
+/// A Socket.IO request with its URI and header values in allocations of
+/// their own; any other request as it is.
 pub fn compact_head(request: Request) -> Request {
+    if !request.uri().path().starts_with(ENGINE_IO_PATH) {
+        return request;
+    }
     let (mut parts, body) = request.into_parts();
     parts.uri = copy_uri(&parts.uri);
     if let Some(OriginalUri(original)) = parts.extensions.get_mut::<OriginalUri>() {
@@ -86,5 +94,24 @@ mod tests {
         assert!(!inside(&buffer, key.as_bytes()));
         let paths = [compacted.uri().path(), original.path()];
         assert!(paths.iter().all(|path| !inside(&buffer, path.as_bytes())));
+    }
+
+    #[test]
+    fn leaves_other_requests_alone() {
+        let buffer = Bytes::from_static(b"/api/chat/sessions x");
+        let uri = Uri::from_maybe_shared(buffer.slice(0..18)).unwrap();
+        let request = Request::builder()
+            .uri(uri)
+            .header(
+                "authorization",
+                HeaderValue::from_maybe_shared(buffer.slice(19..)).unwrap(),
+            )
+            .body(Body::empty())
+            .unwrap();
+
+        let same = compact_head(request);
+
+        assert!(inside(&buffer, same.uri().path().as_bytes()));
+        assert!(inside(&buffer, same.headers()["authorization"].as_bytes()));
     }
 }
