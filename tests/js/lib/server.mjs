@@ -5,8 +5,8 @@
 // fails (or always with TEST_LOG=1), so a green run stays silent.
 
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,6 +263,26 @@ export function useServer(options = {}) {
  */
 export async function spawnServerFor(t, options = {}) {
   return disposeAfter(t, await spawnServer(options), 'server');
+}
+
+/**
+ * A server of the test's own that verifies tokens with the public half of a
+ * fresh key pair (`generateKeyPairSync(type, options)`) given by
+ * --jwt-public-key-file, plus `args`. Returns { server, publicKey, privateKey }
+ * (PEM strings).
+ */
+export async function spawnKeyServerFor(t, [type, options], args = []) {
+  const { publicKey, privateKey } = generateKeyPairSync(type, {
+    ...options,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-key-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const keyFile = path.join(dir, 'public.pem');
+  writeFileSync(keyFile, publicKey);
+  const server = await spawnServerFor(t, { jwtSecret: null, args: ['--jwt-public-key-file', keyFile, ...args] });
+  return { server, publicKey, privateKey };
 }
 
 /**

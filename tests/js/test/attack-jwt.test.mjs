@@ -10,15 +10,12 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   connect, connectError, expectError, expectNo, hmacToken, makeUser, mintToken, ok, uniqueId, unsignedToken, waitFor,
 } from '../lib/clients.mjs';
 import { api, expectRestError, expectStatus, openSession } from '../lib/rest.mjs';
-import { JWT_SECRET, spawnServerFor, useServer } from '../lib/server.mjs';
+import { JWT_SECRET, spawnKeyServerFor, useServer } from '../lib/server.mjs';
 import { ws } from '../lib/attack.mjs';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -129,16 +126,7 @@ describe('bad tokens on an HS256 server with iss and aud configured', () => {
 
 describe('algorithm confusion on an RS256 server', () => {
   it('refuses an HS256 token whose secret is the server\'s public key, and HS256/none tokens, on both doors', async (t) => {
-    const { publicKey, privateKey } = generateKeyPairSync('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    });
-    const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-attack-key-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const keyFile = path.join(dir, 'public.pem');
-    writeFileSync(keyFile, publicKey);
-    const server = await spawnServerFor(t, { jwtSecret: null, args: ['--jwt-public-key-file', keyFile] });
+    const { server, publicKey, privateKey } = await spawnKeyServerFor(t, ['rsa', { modulusLength: 2048 }]);
     const claims = (sub) => ({ sub, role: 'admin' });
 
     const cases = [

@@ -2,17 +2,13 @@
 // and with which `connect_error`, and how claims become a user.
 
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import jwt from 'jsonwebtoken';
 import {
   connect, connectError, emitAck, hmacToken, makeUser, mintToken, ok, uniqueId, unsignedToken, waitFor, expectNo,
 } from '../lib/clients.mjs';
 import { api, expectRestError, openSession } from '../lib/rest.mjs';
-import { JWT_SECRET, spawnServerFor, useServer } from '../lib/server.mjs';
+import { JWT_SECRET, spawnKeyServerFor, spawnServerFor, useServer } from '../lib/server.mjs';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -289,16 +285,7 @@ describe('public-key algorithms', () => {
   ]) {
     const how = extraArgs.length ? `with ${extraArgs.join(' ')}` : 'picked from the key type';
     it(`accepts ${alg} tokens with --jwt-public-key-file (${how}) and refuses HS256 ones`, async (t) => {
-      const { publicKey, privateKey } = generateKeyPairSync(keyOptions[0], {
-        ...keyOptions[1],
-        publicKeyEncoding: { type: 'spki', format: 'pem' },
-        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-      });
-      const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-key-'));
-      t.after(() => rmSync(dir, { recursive: true, force: true }));
-      const keyFile = path.join(dir, 'public.pem');
-      writeFileSync(keyFile, publicKey);
-      const server = await spawnServerFor(t, { jwtSecret: null, args: ['--jwt-public-key-file', keyFile, ...extraArgs] });
+      const { server, publicKey, privateKey } = await spawnKeyServerFor(t, keyOptions, extraArgs);
       const claims = { sub: uniqueId('k'), role: 'agent' };
       const { user } = await connectedUser(server, mintToken(claims, privateKey, { algorithm: alg }), { transports: ['websocket'] });
       assert.equal(user.role, 'agent');
