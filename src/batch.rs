@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use crate::error::{AppError, AppResult, ErrorCode};
+
 /// Jobs queued beyond this wait for room (back-pressure on callers).
 const QUEUE: usize = 4096;
 
@@ -51,6 +53,28 @@ impl<J: Send + 'static, R: Send + 'static> Batcher<J, R> {
         self.queue.send((job, reply)).await.ok()?;
         answer.await.ok()
     }
+}
+
+impl<J: Send + 'static, T: Send + 'static> Batcher<J, AppResult<T>> {
+    /// The answer to `job`; `unavailable` if the writers (named by `what`)
+    /// have stopped.
+    pub async fn answer(&self, job: J, what: &str) -> AppResult<T> {
+        self.submit(job)
+            .await
+            .unwrap_or_else(|| Err(AppError::Unavailable(format!("the {what} stopped"))))
+    }
+}
+
+/// The answers to `jobs` jobs whose shared transaction failed with `err`:
+/// when the database is unavailable every job fails alike; any other error
+/// may be one job's doing, so `None`: each job needs an answer of its own.
+pub fn shared_failure<T>(err: &AppError, jobs: usize) -> Option<Vec<AppResult<T>>> {
+    (err.code() == ErrorCode::Unavailable).then(|| {
+        let cause = err.to_string();
+        (0..jobs)
+            .map(|_| Err(AppError::Unavailable(cause.clone())))
+            .collect()
+    })
 }
 
 async fn write<J, R, F, Fut>(jobs: Arc<Mutex<mpsc::Receiver<Queued<J, R>>>>, max: usize, run: F)

@@ -35,8 +35,8 @@ use super::User;
 use super::access::{CLOSED, participant_condition};
 use super::clock::now_ms;
 use super::messages::{Appended, bump, new_message, same_client_message};
-use crate::batch::Batcher;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::batch::{Batcher, shared_failure};
+use crate::error::AppResult;
 
 /// The most messages in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -78,30 +78,26 @@ impl GroupCommit {
 
     /// Stores the message with whatever else is waiting.
     pub async fn append(&self, append: Append) -> AppResult<Outcome> {
-        self.0
-            .submit(append)
-            .await
-            .unwrap_or_else(|| Err(AppError::Unavailable("the message writer stopped".into())))
+        self.0.answer(append, "message writer").await
     }
 }
 
 /// Stores one batch and answers each of its messages.
 async fn write(db: &DatabaseConnection, batch: Vec<Append>) -> Vec<AppResult<Outcome>> {
-    let mut stored = store(db, &batch).await;
-    if let Err(err) = &stored {
-        tracing::debug!(%err, size = batch.len(), "batch not stored");
-    }
+    let stored = match store(db, &batch).await {
+        Ok(stored) => stored,
+        Err(err) => {
+            tracing::debug!(%err, size = batch.len(), "batch not stored");
+            // Unless the database is down, each message is checked alone.
+            return shared_failure(&err, batch.len())
+                .unwrap_or_else(|| batch.into_iter().map(|a| Ok(Outcome::Check(a))).collect());
+        }
+    };
     batch
         .into_iter()
-        .enumerate()
-        .map(|(i, append)| match &mut stored {
-            Ok(stored) => Ok(stored[i]
-                .take()
-                .map_or(Outcome::Check(append), |a| Outcome::Stored(Box::new(a)))),
-            Err(err) if err.code() == ErrorCode::Unavailable => {
-                Err(AppError::Unavailable(err.to_string()))
-            }
-            Err(_) => Ok(Outcome::Check(append)),
+        .zip(stored)
+        .map(|(append, stored)| {
+            Ok(stored.map_or(Outcome::Check(append), |a| Outcome::Stored(Box::new(a))))
         })
         .collect()
 }

@@ -9,8 +9,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 
 use super::clock::now_ms;
 use super::{Role, SessionView, User, UserRef};
-use crate::batch::Batcher;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::batch::{Batcher, shared_failure};
+use crate::error::AppResult;
 
 /// Records (or refreshes) users from their tokens' claims: one upsert for
 /// many users (each `(tenant, id)` once).
@@ -58,34 +58,25 @@ impl UserRecorder {
         Self(Batcher::start(1, MAX_BATCH, move |batch: Vec<User>| {
             let db = db.clone();
             async move {
-                match upsert(&db, &batch).await {
-                    Ok(()) => batch.iter().map(|_| Ok(())).collect(),
-                    Err(err) if err.code() == ErrorCode::Unavailable => {
-                        let cause = err.to_string();
-                        batch
-                            .iter()
-                            .map(|_| Err(AppError::Unavailable(cause.clone())))
-                            .collect()
-                    }
-                    // Whatever one row did, the others get their own answer.
-                    Err(_) => {
-                        let mut answers = Vec::with_capacity(batch.len());
-                        for user in &batch {
-                            answers.push(upsert(&db, std::slice::from_ref(user)).await);
-                        }
-                        answers
-                    }
+                let Err(err) = upsert(&db, &batch).await else {
+                    return batch.iter().map(|_| Ok(())).collect();
+                };
+                if let Some(answers) = shared_failure(&err, batch.len()) {
+                    return answers;
                 }
+                // Whatever one row did, the others get their own answer.
+                let mut answers = Vec::with_capacity(batch.len());
+                for user in &batch {
+                    answers.push(upsert(&db, std::slice::from_ref(user)).await);
+                }
+                answers
             }
         }))
     }
 
     /// Records the user with whoever else is waiting.
     pub async fn remember(&self, user: &User) -> AppResult<()> {
-        self.0
-            .submit(user.clone())
-            .await
-            .unwrap_or_else(|| Err(AppError::Unavailable("the user writer stopped".into())))
+        self.0.answer(user.clone(), "user writer").await
     }
 }
 
