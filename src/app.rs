@@ -1,51 +1,49 @@
-//! The state shared by socket handlers, REST handlers and background tasks.
+//! The state shared by socket handlers, REST handlers and background tasks:
+//! the composition root, built once at start-up. Handlers reach the
+//! actions, the fan-out and the socket layer through it; nothing below
+//! (actions, fan-out, domain) depends on it.
 
-use socketioxide::adapter::Adapter;
-use std::num::NonZeroU32;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
 use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 
+use crate::actions::{Actions, Limits, at_least_one};
 use crate::auth::Verifier;
-use crate::chat::group_commit::GroupCommit;
 use crate::chat::stats::MessageCounts;
 use crate::chat::users::UserRecorder;
 use crate::config::ServerConfig;
+use crate::fanout::stats::StatsSource;
+use crate::fanout::typing::TypingTimers;
+use crate::fanout::{Fanout, SocketEmitter};
 use crate::metrics::Metrics;
-use crate::realtime::redis_driver::ReconnectingDriver;
-use crate::realtime::stats::StatsCoalescer;
-use crate::realtime::typing::TypingTimers;
-use crate::service::SessionLocks;
+use crate::redis_driver::ReconnectingDriver;
 use crate::shutdown::InFlight;
 
 pub type AppState<A> = Arc<App<A>>;
 
+/// The Socket.IO namespace of the chat.
+pub const NAMESPACE: &str = "/chat";
+
 pub struct App<A: Adapter> {
     pub db: DatabaseConnection,
-    /// Stores concurrent messages in one transaction.
-    pub group_commit: GroupCommit,
+    /// Every change, for sockets and REST alike.
+    pub actions: Actions,
     /// Records the users of concurrent connections in one upsert.
     pub users: UserRecorder,
-    /// Set once, right after the Socket.IO layer is built: the layer needs
-    /// this state and REST handlers need the layer's `SocketIo` to emit.
-    io: OnceLock<SocketIo<A>>,
+    /// The `/chat` namespace, once built (see [`Self::set_io`]).
+    pub sockets: Arc<SocketEmitter<A>>,
     pub verifier: Verifier,
     pub config: ServerConfig,
     /// A name for this process in `/ws/stats` (several nodes share a Redis).
     pub node_id: String,
-    /// send-message, per `(tenant, user)`, socket and REST together.
-    pub send_limiter: DefaultKeyedRateLimiter<(String, String)>,
     /// typing, per socket id.
     pub typing_limiter: DefaultKeyedRateLimiter<String>,
     pub typing: TypingTimers,
-    pub stats: StatsCoalescer,
-    pub locks: SessionLocks,
     pub metrics: Metrics,
-    /// The settled part of each tenant's `messagesToday`.
-    pub message_counts: MessageCounts,
     pub in_flight: InFlight,
     /// Set with the Redis adapter, for `/health`.
     pub redis: Option<ReconnectingDriver>,
@@ -58,42 +56,49 @@ impl<A: Adapter> App<A> {
         config: ServerConfig,
         redis: Option<ReconnectingDriver>,
     ) -> Self {
-        let per_second = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        let send_quota = Quota::per_second(per_second(config.send_rate_per_second))
-            .allow_burst(per_second(config.send_burst));
-        let typing_quota = Quota::per_second(per_second(config.typing_rate_per_second));
+        let metrics = Metrics::new();
+        let sockets = Arc::new(SocketEmitter::new(NAMESPACE));
+        let stats = StatsSource {
+            db: db.clone(),
+            counts: MessageCounts::default(),
+            emitter: sockets.clone(),
+        };
+        let fanout = Arc::new(Fanout::new(stats, metrics.messages_stored.clone()));
+        let limits = Limits {
+            message_max_length: config.message_max_length,
+            send_per_second: config.send_rate_per_second,
+            send_burst: config.send_burst,
+            catch_up: crate::chat::join::CATCH_UP,
+        };
+        let typing_quota = Quota::per_second(at_least_one(config.typing_rate_per_second));
         Self {
-            group_commit: GroupCommit::start(db.clone()),
+            actions: Actions::new(db.clone(), fanout, limits),
             users: UserRecorder::start(db.clone()),
             db,
-            io: OnceLock::new(),
+            sockets,
             verifier,
             node_id: crate::chat::new_id(),
-            send_limiter: RateLimiter::keyed(send_quota),
             typing_limiter: RateLimiter::keyed(typing_quota),
             typing: TypingTimers::default(),
-            stats: StatsCoalescer::default(),
-            locks: SessionLocks::default(),
-            metrics: Metrics::new(),
-            message_counts: MessageCounts::default(),
+            metrics,
             in_flight: InFlight::default(),
             redis,
             config,
         }
     }
 
+    /// Called once, right after the Socket.IO layer is built: the layer
+    /// needs this state and the fan-out needs the layer to emit.
     pub fn set_io(&self, io: SocketIo<A>) {
-        // Called once at start-up; a second call would be a bug, and the
-        // first value stays.
-        let _ = self.io.set(io);
-    }
-
-    pub fn io(&self) -> Option<&SocketIo<A>> {
-        self.io.get()
+        self.sockets.set_io(io);
     }
 
     /// Broadcast operators of the `/chat` namespace.
     pub fn chat(&self) -> Option<BroadcastOperators<A>> {
-        self.io.get()?.of(crate::realtime::NAMESPACE)
+        self.sockets.chat()
+    }
+
+    pub fn fanout(&self) -> &Fanout {
+        &self.actions.fanout
     }
 }

@@ -1,11 +1,12 @@
 //! The one error type of the server, with its wire forms: the socket ack
 //! `{ ok: false, error: { code, message } }` and the HTTP body
-//! `{ error: { code, message } }` with the status PROTOCOL §6 lists.
+//! `{ error: { code, message } }` with the status docs/protocol.md §6 lists.
 //! Internal causes are logged; clients get an opaque message.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::sqlx;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 use serde::Serialize;
 
 #[derive(Debug, thiserror::Error)]
@@ -112,16 +113,25 @@ impl AppError {
         }
     }
 
-    /// The body clients see, after logging what they must not.
+    /// The body clients see: never an internal cause (see [`Self::log`]).
     pub fn body(&self) -> ErrorBody {
-        match self {
-            Self::Unavailable(cause) => tracing::warn!(%cause, "unavailable"),
-            Self::Internal(cause) => tracing::error!(error = %cause, "internal error"),
-            _ => {}
-        }
         ErrorBody {
             code: self.code(),
             message: self.to_string(),
+        }
+    }
+
+    /// One log line for an error answered to `origin` (an event of a
+    /// socket, a REST route): the hidden cause of a failure at WARN or
+    /// ERROR; a refusal (the client's doing) at DEBUG, so a client sending
+    /// garbage cannot fill the log.
+    pub fn log(&self, origin: &str) {
+        match self {
+            Self::Unavailable(cause) => tracing::warn!(origin, %cause, "unavailable"),
+            Self::Internal(cause) => tracing::error!(origin, error = %cause, "internal error"),
+            refusal => {
+                tracing::debug!(origin, code = refusal.code().as_str(), message = %refusal, "refused")
+            }
         }
     }
 
@@ -149,31 +159,49 @@ impl From<DbErr> for AppError {
 }
 
 /// Errors that mean "the database is not there right now" rather than "the
-/// request is wrong": lost connections, an exhausted pool, a locked or
-/// read-only SQLite file.
+/// request is wrong": lost connections, an exhausted or closed pool, a
+/// locked, read-only, full or unreadable SQLite file, a PostgreSQL server
+/// shutting down or out of resources, a statement cancelled by its timeout.
 fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
-        _ => {
-            let text = err.to_string().to_ascii_lowercase();
-            [
-                "database is locked",
-                "readonly database",
-                "read-only",
-                "disk i/o error",
-                "database or disk is full",
-                "connection refused",
-                "connection reset",
-                "broken pipe",
-                "pool timed out",
-                "unable to open database",
-                "terminating connection",
-                "connection closed",
-            ]
-            .iter()
-            .any(|needle| text.contains(needle))
+        DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err)) => {
+            sqlx_unavailable(err)
         }
+        _ => false,
     }
+}
+
+fn sqlx_unavailable(err: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match err {
+        E::Io(_) | E::Tls(_) | E::Protocol(_) => true,
+        E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed | E::BeginFailed => true,
+        E::Database(db) => {
+            let Some(code) = db.code() else { return false };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                code.parse::<i32>().is_ok_and(sqlite_unavailable)
+            } else {
+                postgres_unavailable(&code)
+            }
+        }
+        _ => false,
+    }
+}
+
+/// SQLite primary result codes (the low byte of an extended one): BUSY,
+/// LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+fn sqlite_unavailable(extended: i32) -> bool {
+    matches!(extended & 0xff, 5 | 6 | 8 | 10 | 13 | 14)
+}
+
+/// PostgreSQL SQLSTATEs: connection exceptions (08), insufficient
+/// resources (53), shutdown and start-up (57P01-57P03), a statement
+/// cancelled by `statement_timeout` (57014).
+fn postgres_unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08")
+        || sqlstate.starts_with("53")
+        || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "57014")
 }
 
 impl IntoResponse for AppError {
@@ -182,8 +210,71 @@ impl IntoResponse for AppError {
         struct Wrapper {
             error: ErrorBody,
         }
+        self.log("http");
         (self.status(), axum::Json(Wrapper { error: self.body() })).into_response()
     }
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_status_and_wire_name() {
+        let cases = [
+            (AppError::Unauthorized("x".into()), 401, "unauthorized"),
+            (AppError::Forbidden("x".into()), 403, "forbidden"),
+            (AppError::NotFound("x".into()), 404, "not_found"),
+            (AppError::invalid("x"), 400, "invalid_payload"),
+            (AppError::SessionClosed, 409, "session_closed"),
+            (AppError::MessageTooLong(4000), 413, "message_too_long"),
+            (AppError::RateLimited, 429, "rate_limited"),
+            (AppError::Conflict("x".into()), 409, "conflict"),
+            (AppError::Unavailable("x".into()), 503, "unavailable"),
+            (AppError::Internal("x".into()), 500, "internal"),
+        ];
+        for (err, status, name) in cases {
+            assert_eq!(err.status().as_u16(), status, "{name}");
+            assert_eq!(err.code().as_str(), name);
+            let wire = serde_json::to_value(err.code()).unwrap();
+            assert_eq!(wire, name);
+        }
+    }
+
+    #[test]
+    fn internal_causes_never_reach_the_body() {
+        let body = AppError::Internal("secret table t_x is corrupt".into()).body();
+        assert_eq!(body.message, "internal error");
+        let body = AppError::Unavailable("connection refused at 10.0.0.5".into()).body();
+        assert_eq!(body.message, "service temporarily unavailable");
+    }
+
+    #[test]
+    fn lost_connections_and_pools_are_unavailable_other_errors_internal() {
+        let lost = DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(
+            sqlx::Error::PoolTimedOut,
+        )));
+        assert_eq!(AppError::from(lost).code(), ErrorCode::Unavailable);
+        let io = DbErr::Exec(RuntimeErr::SqlxError(std::sync::Arc::new(sqlx::Error::Io(
+            std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        ))));
+        assert_eq!(AppError::from(io).code(), ErrorCode::Unavailable);
+        let bug = DbErr::Custom("column does not exist".into());
+        assert_eq!(AppError::from(bug).code(), ErrorCode::Internal);
+    }
+
+    #[test]
+    fn sqlite_and_postgres_codes_of_an_absent_database_are_unavailable() {
+        assert!(sqlite_unavailable(5)); // SQLITE_BUSY
+        assert!(sqlite_unavailable(8 | (1 << 8))); // SQLITE_READONLY_RECOVERY
+        assert!(sqlite_unavailable(10 | (12 << 8))); // an IOERR variant
+        assert!(!sqlite_unavailable(2067)); // SQLITE_CONSTRAINT_UNIQUE
+        assert!(postgres_unavailable("57P01"));
+        assert!(postgres_unavailable("08006"));
+        assert!(postgres_unavailable("53300"));
+        assert!(!postgres_unavailable("23505"));
+        assert!(!postgres_unavailable("42P01"));
+    }
+}

@@ -1,21 +1,31 @@
 //! Switchboard: a real-time support-chat server that speaks the Socket.IO v4
-//! `/chat` protocol of `PROTOCOL.md` and its REST API, over SQLite or
+//! `/chat` protocol of `docs/protocol.md` and its REST API, over SQLite or
 //! PostgreSQL.
 //!
 //! A tour, from the edge inwards:
 //! - [`config`]: flags and environment; [`telemetry`]: logging set-up.
 //! - [`startup`]: builds the app, binds, serves, shuts down gracefully.
-//! - [`realtime`]: the `/chat` namespace: connect middleware (JWT), one
-//!   module per group of events, and [`realtime::events`], the one place
-//!   that decides which rooms hear of a change.
-//! - [`http`]: the REST API, one module per resource.
-//! - [`service`]: the actions both paths share (call the domain, then tell
-//!   the rooms), under a per-session lock that keeps broadcasts in `seq`
-//!   order.
+//! - [`app`]: the state every handler shares, built once (the composition
+//!   root).
+//! - [`realtime`]: the `/chat` namespace: connect middleware (JWT) and one
+//!   module per group of client events. [`http`]: the REST API, one module
+//!   per resource. Both only translate in and out.
+//! - [`actions`]: what both paths do for a change: run the domain action
+//!   under the session's lock, then hand what changed to the fan-out.
+//! - [`fanout`]: the one place that turns what changed into socket events
+//!   to rooms and stats updates (docs/protocol.md §5), through a narrow
+//!   emitter handle.
 //! - [`chat`]: the domain (rules, `seq`, stats) over the database; knows no
-//!   sockets and no HTTP. [`auth`] turns a JWT into a [`chat::User`].
-//! - [`error`]: the error codes and their ack and HTTP forms.
+//!   sockets and no HTTP, and returns what changed. [`auth`] turns a JWT
+//!   into a [`chat::User`].
+//! - [`error`]: the error codes and their ack and HTTP forms; [`batch`]:
+//!   the queue behind group commits.
+//!
+//! Dependencies go one way: `startup` -> `http`, `realtime` -> `app` ->
+//! `actions` -> `fanout` -> `chat` -> `entities` (`../shared/tools/layers`
+//! checks it).
 
+pub mod actions;
 pub mod app;
 pub mod auth;
 pub mod batch;
@@ -23,10 +33,11 @@ pub mod chat;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fanout;
 pub mod http;
 pub mod metrics;
 pub mod realtime;
-pub mod service;
+pub mod redis_driver;
 pub mod shutdown;
 pub mod startup;
 pub mod telemetry;

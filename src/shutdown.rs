@@ -83,3 +83,29 @@ pub async fn signal() {
         () = terminate => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn drain_waits_for_events_in_flight_and_refuses_new_ones() {
+        use futures_util::FutureExt;
+        let in_flight = InFlight::default();
+        let first = in_flight.enter().expect("accepted before shutdown");
+        let second = in_flight.enter().expect("accepted before shutdown");
+        let drained = in_flight.drain();
+        tokio::pin!(drained);
+        assert!((&mut drained).now_or_never().is_none(), "two in flight");
+        assert!(in_flight.enter().is_none(), "refused once shutdown began");
+        drop(first);
+        assert!((&mut drained).now_or_never().is_none(), "one in flight");
+        drop(second);
+        assert!(drained.now_or_never().is_some(), "nothing in flight");
+    }
+
+    #[tokio::test]
+    async fn idle_returns_at_once_when_nothing_is_in_flight() {
+        InFlight::default().idle().await;
+    }
+}

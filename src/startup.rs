@@ -25,7 +25,7 @@ use crate::app::{App, AppState};
 use crate::auth::{KeySource, Verifier};
 use crate::config::{ServerConfig, redact_url};
 use crate::error::AppError;
-use crate::realtime::redis_driver::ReconnectingDriver;
+use crate::redis_driver::ReconnectingDriver;
 use crate::shutdown::InFlight;
 use crate::{db, http, realtime};
 
@@ -298,11 +298,25 @@ fn spawn_housekeeping<A: Adapter>(app: &AppState<A>) {
         loop {
             tick.tick().await;
             let Some(app) = app.upgrade() else { return };
-            app.send_limiter.retain_recent();
-            app.send_limiter.shrink_to_fit();
+            app.actions.forget_idle_senders();
             app.typing_limiter.retain_recent();
             app.typing_limiter.shrink_to_fit();
-            realtime::stats::refresh_local_tenants(&app);
+            refresh_local_tenants(&app);
         }
     });
+}
+
+/// Schedules a `stats-update` for every tenant with staff connected here.
+fn refresh_local_tenants<A: Adapter>(app: &AppState<A>) {
+    let Some(ns) = app.chat() else { return };
+    let tenants: std::collections::BTreeSet<String> = ns
+        .sockets()
+        .iter()
+        .filter_map(|s| s.extensions.get::<crate::chat::User>())
+        .filter(crate::chat::access::may_see_stats)
+        .map(|user| user.tenant)
+        .collect();
+    for tenant in tenants {
+        app.fanout().stats_changed(&tenant);
+    }
 }

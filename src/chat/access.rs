@@ -1,4 +1,4 @@
-//! Who may do what to a session (PROTOCOL §2 and §4), as pure functions of
+//! Who may do what to a session (docs/protocol.md §2 and §4), as pure functions of
 //! the user and the session row. Another tenant's session is `not_found`
 //! (its existence is not revealed); a session of the same tenant the user
 //! may not touch is `forbidden`.
@@ -9,9 +9,64 @@ use sea_orm::{ColumnTrait, Condition};
 use super::{Role, User};
 use crate::error::{AppError, AppResult};
 
-pub const PENDING: &str = "pending";
-pub const ACTIVE: &str = "active";
-pub const CLOSED: &str = "closed";
+/// The life of a session: `pending` until an agent takes it, `active`
+/// while one holds it, `closed` for good. Stored as its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStatus {
+    Pending,
+    Active,
+    Closed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Closed => "closed",
+        }
+    }
+
+    /// The status of a `status` filter or a stored row.
+    pub fn parse(name: &str) -> AppResult<Self> {
+        match name {
+            "pending" => Ok(Self::Pending),
+            "active" => Ok(Self::Active),
+            "closed" => Ok(Self::Closed),
+            _ => Err(AppError::invalid(
+                "status must be pending, active or closed",
+            )),
+        }
+    }
+
+    /// The row is in this status.
+    pub fn is(self, row: &session::Model) -> bool {
+        row.status == self.as_str()
+    }
+}
+
+/// `stats-update`, `GET /api/chat/stats`: agents and admins only.
+pub fn may_see_stats(user: &User) -> bool {
+    user.role.is_staff()
+}
+
+/// [`may_see_stats`] as a refusal.
+pub fn ensure_may_see_stats(user: &User) -> AppResult<()> {
+    if may_see_stats(user) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("stats are for agents".into()))
+    }
+}
+
+/// `GET /ws/stats`: admins only.
+pub fn ensure_admin(user: &User, what: &str) -> AppResult<()> {
+    if user.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("{what} are for admins")))
+    }
+}
 
 /// The session is visible to the user at all: same tenant, and for a
 /// customer, their own.
@@ -57,7 +112,7 @@ pub fn participant_condition(user: &User) -> Condition {
 }
 
 pub fn ensure_open(row: &session::Model) -> AppResult<()> {
-    if row.status == CLOSED {
+    if SessionStatus::Closed.is(row) {
         Err(AppError::SessionClosed)
     } else {
         Ok(())
@@ -82,7 +137,7 @@ mod tests {
         session::Model {
             id: "s1".into(),
             tenant: "acme".into(),
-            status: ACTIVE.into(),
+            status: SessionStatus::Active.as_str().into(),
             subject: None,
             customer_id: customer.into(),
             agent_id: agent.map(Into::into),

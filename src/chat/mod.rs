@@ -2,13 +2,17 @@
 //!
 //! The rules live here (who may join, send, read or close; what a valid
 //! message is; how `seq` is given; how stats are counted) and nowhere else.
-//! This layer knows no sockets and no HTTP: it returns what happened, and
-//! [`crate::service`] turns that into the events of PROTOCOL §5.
+//! This layer knows no sockets and no HTTP. Every change is one function
+//! that runs its transaction and returns what happened ([`Changed`]: the
+//! answer for the caller and the [`Change`]s), and `crate::fanout` turns
+//! those into the events of docs/protocol.md §5 for the socket and the
+//! REST path alike.
 
 pub mod access;
+pub mod changes;
 pub mod clock;
-pub mod group_commit;
 pub mod input;
+pub mod join;
 pub mod messages;
 pub mod sessions;
 pub mod stats;
@@ -17,6 +21,7 @@ pub mod views;
 
 use serde::Serialize;
 
+pub use changes::{Change, Changed};
 pub use views::{MessageView, SessionView, Stats, UserRef};
 
 /// The tenant of a token without a `tenant` claim.
@@ -73,21 +78,6 @@ impl User {
             name: self.name.clone(),
         }
     }
-
-    /// Room of all this user's sockets.
-    pub fn room(&self) -> String {
-        format!("user:{}:{}", self.tenant, self.id)
-    }
-}
-
-/// Room of a tenant's agents and admins.
-pub fn agents_room(tenant: &str) -> String {
-    format!("agents:{tenant}")
-}
-
-/// Room of a session's participants and watchers.
-pub fn session_room(session_id: &str) -> String {
-    format!("session:{session_id}")
 }
 
 /// A new id for a row the server creates: UUID v7, so ids sort by creation.

@@ -1,17 +1,20 @@
 //! Sessions: open, find, list, take, assign, close. Every state change is a
-//! conditional UPDATE, so when two nodes race the database decides.
+//! conditional UPDATE, so when two nodes race the database decides; every
+//! change returns what it changed ([`Changed`]).
 
 use entities::{message, session};
-use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TryIntoModel,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
 };
 
-use super::access::{self, ACTIVE, CLOSED, PENDING};
+use super::access::{self, SessionStatus};
+use super::changes::{self, Change};
 use super::clock::now_ms;
 use super::input::{CloseRequest, OpenRequest, validate_content};
-use super::{Role, User, new_id, users};
+use super::messages::append_in;
+use super::{Changed, MessageView, Role, SessionView, User, new_id, users};
 use crate::error::{AppError, AppResult};
 
 /// The session, if it exists and the user may see it (§2: another tenant's
@@ -38,24 +41,34 @@ pub async fn find_participant(
     Ok(row)
 }
 
-/// What opening a session did.
-pub struct Opened {
-    pub session: session::Model,
-    /// A new session (201), or the customer's open one (200).
-    pub created: bool,
-    /// The message to store in it as the customer's, validated before the
-    /// session was opened (see [`super::messages::append_valid`]).
-    pub message: Option<String>,
+/// The refusal for a user who may not do `what` to session `id`:
+/// `not_found` (or `forbidden`) when they may not even see it, so its
+/// existence is not revealed, else `forbidden` with `why`.
+pub async fn refuse(db: &impl ConnectionTrait, user: &User, id: &str, why: &str) -> AppError {
+    match find(db, user, id).await {
+        Ok(_) => AppError::Forbidden(why.to_string()),
+        Err(err) => err,
+    }
 }
 
-/// Opens a pending session for a customer, or returns their open one. The
-/// message, when given, is validated first: a bad one opens nothing.
+/// What opening a session gave the customer.
+#[derive(Debug)]
+pub struct Opened {
+    pub session: SessionView,
+    /// A new session (201), or the customer's open one (200).
+    pub created: bool,
+}
+
+/// Opens a pending session for a customer, or returns their open one; the
+/// message, when given, is stored in it as the customer's, in the same
+/// transaction (another node never sees the session without it). The
+/// message is validated first: a bad one opens nothing.
 pub async fn open(
     db: &DatabaseConnection,
     user: &User,
     req: OpenRequest,
     max_len: usize,
-) -> AppResult<Opened> {
+) -> AppResult<Changed<Opened>> {
     if user.role != Role::Customer {
         return Err(AppError::Forbidden("only customers open sessions".into()));
     }
@@ -64,50 +77,64 @@ pub async fn open(
         .as_deref()
         .map(|m| validate_content(m, max_len))
         .transpose()?;
-    let (row, created) = match open_session_of(db, user).await? {
-        Some(row) => (row, false),
-        None => {
-            let row = session::ActiveModel {
-                id: Set(new_id()),
-                tenant: Set(user.tenant.clone()),
-                status: Set(PENDING.into()),
-                subject: Set(req.subject),
-                customer_id: Set(user.id.clone()),
-                agent_id: Set(None),
-                created_at: Set(now_ms()),
-                assigned_at: Set(None),
-                closed_at: Set(None),
-                closed_by_id: Set(None),
-                close_reason: Set(None),
-                last_message_at: Set(None),
-                last_seq: Set(0),
-                unread_count: Set(0),
-                first_customer_message_at: Set(None),
-                first_response_at: Set(None),
-            };
-            match session::Entity::insert(row.clone())
-                .exec_without_returning(db)
-                .await
-            {
-                Ok(_) => (row.try_into_model()?, true),
-                // The partial unique index: another request opened one first.
-                Err(err)
-                    if AppError::from(err.clone()).code() == crate::error::ErrorCode::Conflict =>
-                {
-                    let row = open_session_of(db, user)
-                        .await?
-                        .ok_or_else(|| AppError::from(err))?;
-                    (row, false)
-                }
-                Err(err) => return Err(err.into()),
-            }
-        }
+    let new_row = session::ActiveModel {
+        id: Set(new_id()),
+        tenant: Set(user.tenant.clone()),
+        status: Set(SessionStatus::Pending.as_str().into()),
+        subject: Set(req.subject),
+        customer_id: Set(user.id.clone()),
+        agent_id: Set(None),
+        created_at: Set(now_ms()),
+        assigned_at: Set(None),
+        closed_at: Set(None),
+        closed_by_id: Set(None),
+        close_reason: Set(None),
+        last_message_at: Set(None),
+        last_seq: Set(0),
+        unread_count: Set(0),
+        first_customer_message_at: Set(None),
+        first_response_at: Set(None),
     };
-    Ok(Opened {
-        session: row,
+    let txn = db.begin().await?;
+    // The partial unique index allows one open session per customer: when
+    // another request opened one first, this inserts nothing and that one
+    // is the answer. (A write first: SQLite takes its write lock at once.)
+    let inserted = session::Entity::insert(new_row.clone())
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await;
+    let created = match inserted {
+        Ok(rows) => rows == 1,
+        Err(DbErr::RecordNotInserted) => false,
+        Err(err) => return Err(err.into()),
+    };
+    let mut row = if created {
+        new_row.try_into_model()?
+    } else {
+        open_session_of(&txn, user)
+            .await?
+            .ok_or_else(|| AppError::Conflict("the open session changed, try again".into()))?
+    };
+    let mut stored = None;
+    if let Some(content) = content {
+        let appended = append_in(&txn, user, &row.id, Condition::all(), content, None)
+            .await?
+            .ok_or(AppError::SessionClosed)?;
+        row = appended.session.clone();
+        stored = Some(MessageView::from(&appended.message));
+    }
+    let view = users::session_view(&txn, &row).await?;
+    let mut changed = Vec::new();
+    if created {
+        changed.push(Change::SessionOpened(view.clone()));
+    }
+    changed.extend(stored.map(Change::MessageStored));
+    changes::commit(txn, &changed).await?;
+    let opened = Opened {
+        session: view,
         created,
-        message: content,
-    })
+    };
+    Ok(Changed::new(&user.tenant, opened, changed))
 }
 
 async fn open_session_of(
@@ -117,7 +144,7 @@ async fn open_session_of(
     Ok(session::Entity::find()
         .filter(session::Column::Tenant.eq(&user.tenant))
         .filter(session::Column::CustomerId.eq(&user.id))
-        .filter(session::Column::Status.ne(CLOSED))
+        .filter(session::Column::Status.ne(SessionStatus::Closed.as_str()))
         .one(db)
         .await?)
 }
@@ -136,12 +163,8 @@ pub async fn list(
         query = query.filter(session::Column::CustomerId.eq(&user.id));
     }
     if let Some(status) = status {
-        if ![PENDING, ACTIVE, CLOSED].contains(&status) {
-            return Err(AppError::invalid(
-                "status must be pending, active or closed",
-            ));
-        }
-        query = query.filter(session::Column::Status.eq(status));
+        let status = SessionStatus::parse(status)?;
+        query = query.filter(session::Column::Status.eq(status.as_str()));
     }
     if let Some(after_id) = after_id {
         query = query.filter(session::Column::Id.lt(after_id));
@@ -163,41 +186,81 @@ pub async fn list(
 /// An agent (or admin) takes a pending session for themself. `Ok(None)`:
 /// someone else holds it (the caller decides: watch, or `conflict`).
 pub async fn take(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     user: &User,
     row: &session::Model,
-) -> AppResult<Option<session::Model>> {
+) -> AppResult<Option<Changed<session::Model>>> {
     if !user.role.is_staff() {
         return Err(AppError::Forbidden("only agents take sessions".into()));
     }
     access::ensure_open(row)?;
     if row.agent_id.as_deref() == Some(user.id.as_str()) {
-        return Ok(Some(row.clone()));
+        return Ok(Some(Changed::nothing(&user.tenant, row.clone())));
     }
+    let txn = db.begin().await?;
     let result = session::Entity::update_many()
-        .col_expr(session::Column::Status, Expr::value(ACTIVE))
+        .col_expr(
+            session::Column::Status,
+            Expr::value(SessionStatus::Active.as_str()),
+        )
         .col_expr(session::Column::AgentId, Expr::value(user.id.clone()))
         .col_expr(session::Column::AssignedAt, assigned_now())
         .filter(session::Column::Id.eq(&row.id))
-        .filter(session::Column::Status.eq(PENDING))
-        .exec(db)
+        .filter(session::Column::Status.eq(SessionStatus::Pending.as_str()))
+        .exec(&txn)
         .await?;
+    let current = reload(&txn, &row.id).await?;
     if result.rows_affected == 1 {
-        return reload(db, &row.id).await.map(Some);
+        let changed = vec![Change::SessionAssigned(
+            users::session_view(&txn, &current).await?,
+        )];
+        changes::commit(txn, &changed).await?;
+        return Ok(Some(Changed::new(&user.tenant, current, changed)));
     }
-    let current = reload(db, &row.id).await?;
+    txn.rollback().await?;
     access::ensure_open(&current)?;
-    Ok((current.agent_id.as_deref() == Some(user.id.as_str())).then_some(current))
+    Ok((current.agent_id.as_deref() == Some(user.id.as_str()))
+        .then(|| Changed::nothing(&user.tenant, current)))
+}
+
+/// `POST …/assign`: an agent takes a pending session for themself (another
+/// agent's is `conflict`); an admin assigns or transfers it to any staff
+/// member of the tenant the server knows.
+pub async fn assign(
+    db: &DatabaseConnection,
+    user: &User,
+    session_id: &str,
+    agent_id: Option<String>,
+) -> AppResult<Changed<SessionView>> {
+    let row = find(db, user, session_id).await?;
+    if !user.role.is_staff() {
+        return Err(AppError::Forbidden(
+            "only agents and admins assign sessions".into(),
+        ));
+    }
+    let target = agent_id.unwrap_or_else(|| user.id.clone());
+    let changed = if user.role == Role::Admin || target != user.id {
+        transfer(db, user, &row, &target).await?
+    } else {
+        take(db, user, &row)
+            .await?
+            .ok_or_else(|| AppError::Conflict("another agent holds this session".into()))?
+    };
+    let view = match changed.changes.first() {
+        Some(Change::SessionAssigned(view)) => view.clone(),
+        _ => users::session_view(db, &changed.value).await?,
+    };
+    Ok(Changed::new(&user.tenant, view, changed.changes))
 }
 
 /// An admin assigns (or transfers) a session to a staff member of the
 /// tenant the server knows. `assignedAt` keeps the first assignment.
-pub async fn transfer(
-    db: &impl ConnectionTrait,
+async fn transfer(
+    db: &DatabaseConnection,
     user: &User,
     row: &session::Model,
     agent_id: &str,
-) -> AppResult<session::Model> {
+) -> AppResult<Changed<session::Model>> {
     if user.role != Role::Admin && agent_id != user.id {
         return Err(AppError::Forbidden(
             "only admins assign sessions to others".into(),
@@ -210,21 +273,35 @@ pub async fn transfer(
     {
         return Err(AppError::NotFound("no agent with that id".into()));
     }
+    let txn = db.begin().await?;
     let result = session::Entity::update_many()
-        .col_expr(session::Column::Status, Expr::value(ACTIVE))
+        .col_expr(
+            session::Column::Status,
+            Expr::value(SessionStatus::Active.as_str()),
+        )
         .col_expr(session::Column::AgentId, Expr::value(agent_id.to_string()))
         .col_expr(
             session::Column::AssignedAt,
             Expr::col(session::Column::AssignedAt).if_null(assigned_now()),
         )
         .filter(session::Column::Id.eq(&row.id))
-        .filter(session::Column::Status.ne(CLOSED))
-        .exec(db)
+        .filter(session::Column::Status.ne(SessionStatus::Closed.as_str()))
+        .exec(&txn)
         .await?;
     if result.rows_affected == 0 {
+        txn.rollback().await?;
         return Err(AppError::SessionClosed);
     }
-    reload(db, &row.id).await
+    let current = reload(&txn, &row.id).await?;
+    let changed = if current.agent_id != row.agent_id {
+        vec![Change::SessionAssigned(
+            users::session_view(&txn, &current).await?,
+        )]
+    } else {
+        Vec::new()
+    };
+    changes::commit(txn, &changed).await?;
+    Ok(Changed::new(&user.tenant, current, changed))
 }
 
 /// This node's clock, but not before the session was created: another
@@ -240,18 +317,23 @@ fn assigned_now() -> SimpleExpr {
     .into()
 }
 
-/// Closes a session. `Ok((row, false))`: it was closed already, unchanged.
+/// Closes a session. Closing a closed one returns it and changes nothing.
 pub async fn close(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     user: &User,
     req: &CloseRequest,
-) -> AppResult<(session::Model, bool)> {
+) -> AppResult<Changed<SessionView>> {
     let row = find_participant(db, user, &req.session_id).await?;
-    if row.status == CLOSED {
-        return Ok((row, false));
+    if SessionStatus::Closed.is(&row) {
+        let view = users::session_view(db, &row).await?;
+        return Ok(Changed::nothing(&user.tenant, view));
     }
+    let txn = db.begin().await?;
     let result = session::Entity::update_many()
-        .col_expr(session::Column::Status, Expr::value(CLOSED))
+        .col_expr(
+            session::Column::Status,
+            Expr::value(SessionStatus::Closed.as_str()),
+        )
         .col_expr(session::Column::ClosedAt, Expr::value(now_ms()))
         .col_expr(session::Column::ClosedById, Expr::value(user.id.clone()))
         .col_expr(
@@ -259,10 +341,21 @@ pub async fn close(
             Expr::value(req.reason.clone()),
         )
         .filter(session::Column::Id.eq(&row.id))
-        .filter(session::Column::Status.ne(CLOSED))
-        .exec(db)
+        .filter(session::Column::Status.ne(SessionStatus::Closed.as_str()))
+        .exec(&txn)
         .await?;
-    Ok((reload(db, &row.id).await?, result.rows_affected == 1))
+    let view = users::session_view(&txn, &reload(&txn, &row.id).await?).await?;
+    let changed = if result.rows_affected == 1 {
+        vec![Change::SessionClosed {
+            session: view.clone(),
+            closed_by: user.user_ref(),
+            reason: req.reason.clone(),
+        }]
+    } else {
+        Vec::new()
+    };
+    changes::commit(txn, &changed).await?;
+    Ok(Changed::new(&user.tenant, view, changed))
 }
 
 pub async fn reload(db: &impl ConnectionTrait, id: &str) -> AppResult<session::Model> {

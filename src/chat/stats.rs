@@ -1,4 +1,4 @@
-//! The per-tenant statistics of PROTOCOL §3, in one query: a handful of
+//! The per-tenant statistics of docs/protocol.md §3, in one query: a handful of
 //! indexed counts and two averages. Presence counts come from the caller,
 //! which knows the connected sockets.
 //!

@@ -1,4 +1,4 @@
-//! The shapes of PROTOCOL §3 as they go on the wire (camelCase JSON).
+//! The shapes of docs/protocol.md §3 as they go on the wire (camelCase JSON).
 
 use serde::Serialize;
 
@@ -30,7 +30,8 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    /// `lookup` names the users the row refers to (see `users::Directory`).
+    /// `lookup` names the users the row refers to (see
+    /// `users::session_views`, which looks them up in one query).
     pub fn new(row: &session::Model, lookup: impl Fn(&str) -> UserRef) -> Self {
         Self {
             id: row.id.clone(),

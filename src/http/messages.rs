@@ -10,10 +10,9 @@ use socketioxide::adapter::Adapter;
 use super::{AuthUser, JsonBody, Params, limit, params};
 use crate::app::AppState;
 use crate::chat::input::{SendRequest, parse_id};
-use crate::chat::messages::{self, PageFrom};
+use crate::chat::messages::history::{self, PageFrom};
 use crate::chat::{MessageView, sessions};
 use crate::error::{AppError, AppResult};
-use crate::service;
 
 pub fn router<A: Adapter>() -> Router<AppState<A>> {
     Router::new().route(
@@ -49,7 +48,7 @@ async fn list_messages<A: Adapter>(
         (None, None) => PageFrom::Newest,
     };
     let forward = matches!(from, PageFrom::After(_));
-    let (rows, more) = messages::page(&app.db, &row.id, from, limit).await?;
+    let (rows, more) = history::page(&app.db, &row.id, from, limit).await?;
     let next = more
         .then(|| if forward { rows.last() } else { rows.first() })
         .flatten()
@@ -66,7 +65,7 @@ async fn send_message<A: Adapter>(
     JsonBody(body): JsonBody,
 ) -> AppResult<(StatusCode, Json<MessageView>)> {
     let req = SendRequest::parse_body(parse_id(&id, "session id")?, &body)?;
-    let sent = service::send_message(&app, &user, req).await?;
+    let sent = app.actions.send_message(&user, req).await?;
     let status = if sent.is_new {
         StatusCode::CREATED
     } else {

@@ -1,4 +1,4 @@
-//! The REST API of PROTOCOL §6: one module per resource, each with its
+//! The REST API of docs/protocol.md §6: one module per resource, each with its
 //! `router()`, and the extractors they share (the bearer-token user, a JSON
 //! body whose errors have the protocol's shape).
 
@@ -68,9 +68,15 @@ impl<A: Adapter> FromRequest<AppState<A>> for JsonBody {
     type Rejection = AppError;
 
     async fn from_request(req: Request, app: &AppState<A>) -> Result<Self, AppError> {
-        let bytes = Bytes::from_request(req, app)
-            .await
-            .map_err(|_| AppError::MessageTooLong(app.config.message_max_length))?;
+        let bytes = Bytes::from_request(req, app).await.map_err(|rejection| {
+            // Over the body limit: 413, like a message over its own; any
+            // other failure to read the body is the client's to fix.
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::MessageTooLong(app.config.message_max_length)
+            } else {
+                AppError::invalid(format!("cannot read the body: {}", rejection.body_text()))
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(Value::Null));
         }

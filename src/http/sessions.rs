@@ -14,7 +14,6 @@ use crate::app::AppState;
 use crate::chat::input::{CloseRequest, MarkReadRequest, OpenRequest, parse_assign, parse_id};
 use crate::chat::{SessionView, sessions, users};
 use crate::error::{AppError, AppResult};
-use crate::service;
 
 pub fn router<A: Adapter>() -> Router<AppState<A>> {
     Router::new()
@@ -33,13 +32,16 @@ async fn open_session<A: Adapter>(
     AuthUser(user): AuthUser,
     JsonBody(body): JsonBody,
 ) -> AppResult<(StatusCode, Json<SessionView>)> {
-    let (view, created) = service::open_session(&app, &user, OpenRequest::parse(&body)?).await?;
-    let status = if created {
+    let opened = app
+        .actions
+        .open_session(&user, OpenRequest::parse(&body)?)
+        .await?;
+    let status = if opened.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(view)))
+    Ok((status, Json(opened.session)))
 }
 
 async fn list_sessions<A: Adapter>(
@@ -90,16 +92,8 @@ async fn assign_session<A: Adapter>(
 ) -> AppResult<Json<SessionView>> {
     let id = parse_id(&id, "session id")?;
     let agent_id = parse_assign(&body)?;
-    if !user.role.is_staff() {
-        // Visible to the customer? Then say forbidden, else not_found.
-        sessions::find(&app.db, &user, &id).await?;
-        return Err(AppError::Forbidden(
-            "only agents and admins assign sessions".into(),
-        ));
-    }
-    Ok(Json(
-        service::assign_session(&app, &user, &id, agent_id).await?,
-    ))
+    let view = app.actions.assign_session(&user, &id, agent_id).await?;
+    Ok(Json(view))
 }
 
 async fn mark_read<A: Adapter>(
@@ -109,7 +103,7 @@ async fn mark_read<A: Adapter>(
     JsonBody(body): JsonBody,
 ) -> AppResult<Json<Value>> {
     let req = MarkReadRequest::parse_body(parse_id(&id, "session id")?, &body)?;
-    let count = service::mark_read(&app, &user, req).await?;
+    let count = app.actions.mark_read(&user, req).await?;
     Ok(Json(json!({ "count": count })))
 }
 
@@ -120,5 +114,5 @@ async fn close_session<A: Adapter>(
     JsonBody(body): JsonBody,
 ) -> AppResult<Json<SessionView>> {
     let req = CloseRequest::parse_body(parse_id(&id, "session id")?, &body)?;
-    Ok(Json(service::close_session(&app, &user, req).await?))
+    Ok(Json(app.actions.close_session(&user, req).await?))
 }

@@ -11,9 +11,8 @@ use serde_json::{Value, json};
 
 use super::AuthUser;
 use crate::app::AppState;
-use crate::chat::{Role, Stats, User};
-use crate::error::{AppError, AppResult};
-use crate::realtime::stats;
+use crate::chat::{Stats, User, access};
+use crate::error::AppResult;
 
 pub fn router<A: Adapter>() -> Router<AppState<A>> {
     Router::new()
@@ -25,19 +24,14 @@ async fn get_stats<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
 ) -> AppResult<Json<Stats>> {
-    if !user.role.is_staff() {
-        return Err(AppError::Forbidden("stats are for agents".into()));
-    }
-    Ok(Json(stats::snapshot(&app, &user.tenant).await?))
+    Ok(Json(app.fanout().stats.snapshot_for(&user).await?))
 }
 
 async fn socket_stats<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(admin): AuthUser,
 ) -> AppResult<Json<Value>> {
-    if admin.role != Role::Admin {
-        return Err(AppError::Forbidden("socket stats are for admins".into()));
-    }
+    access::ensure_admin(&admin, "socket stats")?;
     let sockets = app.chat().map(|ns| ns.sockets()).unwrap_or_default();
     let mut total = 0;
     let mut rooms: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();

@@ -9,11 +9,13 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::{messages, presence, sessions, stats, typing};
+use super::reply::on;
+use super::{messages, sessions, typing};
 use crate::app::AppState;
 use crate::auth::AuthError;
-use crate::chat::User;
 use crate::chat::clock::{now_ms, rfc3339};
+use crate::chat::{User, access};
+use crate::fanout::rooms;
 use crate::metrics::ReasonLabels;
 
 /// What the client sees as `err.message` of `connect_error`.
@@ -62,15 +64,15 @@ pub async fn authenticate<A: Adapter>(
 /// connect handler runs in a task spawned after CONNECT, so events a client
 /// sends the moment it is connected could otherwise find no handler.
 fn prepare<A: Adapter>(s: &SocketRef<A>, user: &User) {
-    s.on("join-session", sessions::join_session::<A>);
-    s.on("leave-session", sessions::leave_session::<A>);
-    s.on("close-session", sessions::close_session::<A>);
-    s.on("send-message", messages::send_message::<A>);
-    s.on("mark-read", messages::mark_read::<A>);
-    s.on("typing", typing::typing::<A>);
+    on(s, "join-session", sessions::join_session::<A>);
+    on(s, "leave-session", sessions::leave_session::<A>);
+    on(s, "close-session", sessions::close_session::<A>);
+    on(s, "send-message", messages::send_message::<A>);
+    on(s, "mark-read", messages::mark_read::<A>);
+    on(s, "typing", typing::typing::<A>);
     s.on_disconnect(on_disconnect::<A>);
-    s.join(user.room());
-    s.join(presence::presence_room(user));
+    s.join(rooms::user(&user.tenant, &user.id));
+    s.join(rooms::presence(user));
 }
 
 /// `auth.token`, then the `token` query parameter, then `Authorization: Bearer`.
@@ -151,8 +153,8 @@ pub async fn on_connect<A: Adapter>(
     if let Err(err) = s.emit("connected", &hello) {
         tracing::debug!(socket = %s.id, error = %err, "cannot send connected");
     }
-    if user.role.is_staff() {
-        match stats::snapshot(&app, &user.tenant).await {
+    if access::may_see_stats(&user) {
+        match app.fanout().stats.snapshot(&user.tenant).await {
             Ok(snapshot) => {
                 if let Err(err) = s.emit("stats-update", &snapshot) {
                     tracing::debug!(socket = %s.id, error = %err, "cannot send stats snapshot");
@@ -163,7 +165,7 @@ pub async fn on_connect<A: Adapter>(
             }
         }
     }
-    stats::changed(&app, &user.tenant);
+    app.fanout().stats_changed(&user.tenant);
 }
 
 async fn on_disconnect<A: Adapter>(
@@ -173,9 +175,9 @@ async fn on_disconnect<A: Adapter>(
     State(app): State<AppState<A>>,
 ) {
     tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, ?reason, "disconnected");
-    typing::disconnected(&app, &s, &user).await;
+    typing::disconnected(&app.typing, &s, &user).await;
     app.metrics.connected_sockets.dec();
-    stats::changed(&app, &user.tenant);
+    app.fanout().stats_changed(&user.tenant);
 }
 
 #[cfg(test)]

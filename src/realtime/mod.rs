@@ -1,14 +1,11 @@
 //! The Socket.IO `/chat` namespace: authentication in a connect middleware,
-//! one module per group of events, and the events the server sends.
+//! one module per group of client events. What follows a change goes out
+//! through `crate::fanout`, not from here.
 
 pub mod connection;
-pub mod events;
 pub mod messages;
-pub mod presence;
-pub mod redis_driver;
 pub mod reply;
 pub mod sessions;
-pub mod stats;
 pub mod typing;
 
 use socketioxide::SocketIo;
@@ -16,10 +13,10 @@ use socketioxide::adapter::Adapter;
 use socketioxide::handler::ConnectHandler;
 use socketioxide_core::adapter::DefinedAdapter;
 
-pub const NAMESPACE: &str = "/chat";
+use crate::app::NAMESPACE;
 
 /// Registers the namespace; handlers of each socket are registered in
-/// [`connection::on_connect`].
+/// [`connection::authenticate`].
 /// The result is the adapter's initialisation (a future to await for a
 /// remote adapter, nothing for the local one).
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {

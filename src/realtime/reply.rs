@@ -1,79 +1,112 @@
-//! Answers to client events: the ack `{ ok, data | error }` and, on failure,
-//! the NestJS-style `exception` event; plus one log line per error.
+//! How a client event is handled: [`on`] registers a handler under its
+//! event name, and every handler gets the same treatment: the event counts
+//! as in flight (graceful shutdown waits for it, and refuses new ones with
+//! `unavailable` once it has started), its JSON payload (or
+//! `invalid_payload`) goes to the handler, and the result is the ack
+//! `{ ok, data | error }` and, on failure, the NestJS-style `exception`
+//! event, with one log line.
+
+use std::future::Future;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 use socketioxide::ParserError;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, SocketRef};
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use crate::app::AppState;
-use crate::error::{AppError, AppResult, ErrorCode};
+use crate::chat::User;
+use crate::error::{AppError, AppResult, ErrorBody};
+
+/// What a client-event handler works with.
+pub struct Event<A: Adapter> {
+    pub app: AppState<A>,
+    pub socket: SocketRef<A>,
+    pub user: User,
+}
+
+/// Registers `handler` for client event `event` on the socket.
+pub fn on<A, F, Fut, T>(s: &SocketRef<A>, event: &'static str, handler: F)
+where
+    A: Adapter,
+    F: Fn(Event<A>, Value) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<T>> + Send + 'static,
+    T: Serialize,
+{
+    s.on(
+        event,
+        move |s: SocketRef<A>,
+              TryData(data): TryData<Value>,
+              ack: AckSender<A>,
+              Extension(user): Extension<User>,
+              State(app): State<AppState<A>>| async move {
+            let in_flight = app.in_flight.enter();
+            let result = match (&in_flight, payload(data)) {
+                (None, _) => Err(AppError::Unavailable("shutting down".into())),
+                (Some(_), Ok(value)) => {
+                    let cx = Event {
+                        app: app.clone(),
+                        socket: s.clone(),
+                        user,
+                    };
+                    handler(cx, value).await
+                }
+                (Some(_), Err(err)) => Err(err),
+            };
+            reply(&app, &s, ack, event, result);
+        },
+    );
+}
 
 /// The payload of an event, or `invalid_payload` when it was not JSON (a
 /// binary attachment, no argument at all).
-pub fn payload(data: Result<Value, ParserError>) -> AppResult<Value> {
+fn payload(data: Result<Value, ParserError>) -> AppResult<Value> {
     data.map_err(|_| AppError::invalid("payload must be a JSON value"))
 }
 
-pub fn reply<A: Adapter, T: Serialize>(
+/// The ack: `{ ok: true, data }` or `{ ok: false, error }`, serialised
+/// straight into the packet (data already serialised stays as it is).
+#[derive(Serialize)]
+struct Ack<T> {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody>,
+}
+
+fn reply<A: Adapter, T: Serialize>(
     app: &AppState<A>,
     s: &SocketRef<A>,
     ack: AckSender<A>,
     event: &str,
     result: AppResult<T>,
 ) {
-    let body = match result {
+    let ack_body = match result {
         Ok(data) => {
             app.metrics.count_event(event, "ok");
-            json!({ "ok": true, "data": data })
+            Ack {
+                ok: true,
+                data: Some(data),
+                error: None,
+            }
         }
         Err(err) => {
             let body = err.body();
             app.metrics.count_event(event, body.code.as_str());
-            if matches!(body.code, ErrorCode::Internal | ErrorCode::Unavailable) {
-                tracing::warn!(socket = %s.id, event, code = body.code.as_str(), "event failed");
-            } else {
-                tracing::info!(socket = %s.id, event, code = body.code.as_str(), message = %body.message, "event refused");
-            }
+            err.log(&format!("socket {} {event}", s.id));
             let exception = json!({ "status": "error", "message": body.message, "code": body.code, "event": event });
             if let Err(e) = s.emit("exception", &exception) {
                 tracing::debug!(socket = %s.id, error = %e, "cannot send exception");
             }
-            json!({ "ok": false, "error": body })
+            Ack {
+                ok: false,
+                data: None,
+                error: Some(body),
+            }
         }
     };
-    if let Err(e) = ack.send(&body) {
+    if let Err(e) = ack.send(&ack_body) {
         tracing::debug!(socket = %s.id, event, error = %e, "cannot send ack");
     }
 }
-
-/// Defines `pub async fn $name`, the socketioxide handler of client event
-/// `$event`: the event counts as in flight (graceful shutdown waits for
-/// it, and refuses events with `unavailable` once it has started), its JSON payload (or `invalid_payload`) goes to
-/// `$logic(&app, &socket, &user, payload)`, and the result is the ack (and,
-/// on failure, the `exception` event).
-macro_rules! client_event {
-    ($name:ident, $event:literal, $logic:path) => {
-        pub async fn $name<A: socketioxide::adapter::Adapter>(
-            s: socketioxide::extract::SocketRef<A>,
-            socketioxide::extract::TryData(data): socketioxide::extract::TryData<serde_json::Value>,
-            ack: socketioxide::extract::AckSender<A>,
-            socketioxide::extract::Extension(user): socketioxide::extract::Extension<
-                crate::chat::User,
-            >,
-            socketioxide::extract::State(app): socketioxide::extract::State<
-                crate::app::AppState<A>,
-            >,
-        ) {
-            let in_flight = app.in_flight.enter();
-            let result = match (&in_flight, crate::realtime::reply::payload(data)) {
-                (None, _) => Err(crate::error::AppError::Unavailable("shutting down".into())),
-                (Some(_), Ok(value)) => $logic(&app, &s, &user, value).await,
-                (Some(_), Err(err)) => Err(err),
-            };
-            crate::realtime::reply::reply(&app, &s, ack, $event, result);
-        }
-    };
-}
-pub(crate) use client_event;

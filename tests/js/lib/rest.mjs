@@ -1,4 +1,4 @@
-// The REST side of PROTOCOL.md §6, through Node's fetch, plus the shape checks
+// The REST side of docs/protocol.md §6, through Node's fetch, plus the shape checks
 // (Session, Message, Stats, errors) shared by every test file.
 
 import assert from 'node:assert/strict';

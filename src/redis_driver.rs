@@ -10,7 +10,7 @@
 //! PING makes it notice a Redis that came back even when nothing is
 //! published; and a publish that fails is logged and dropped, so the
 //! adapter still delivers the event to this node's sockets (clients on
-//! other nodes catch up by `seq`, PROTOCOL §4).
+//! other nodes catch up by `seq`, docs/protocol.md §4).
 
 use std::collections::HashMap;
 use std::convert::Infallible;

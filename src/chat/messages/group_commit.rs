@@ -24,18 +24,12 @@
 //! message of a batch that fails for any reason but an unavailable
 //! database, since one bad statement aborts a PostgreSQL transaction.
 
-use entities::{message, session};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    TransactionTrait, TryIntoModel,
-};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
 
-use super::User;
-use super::access::{CLOSED, participant_condition};
-use super::clock::now_ms;
-use super::messages::{Appended, bump, new_message, same_client_message};
+use super::append::{Appended, append_in, may_append};
 use crate::batch::{Batcher, shared_failure};
+use crate::chat::User;
+use crate::chat::changes;
 use crate::error::AppResult;
 
 /// The most messages in one transaction.
@@ -118,41 +112,25 @@ async fn store(db: &DatabaseConnection, batch: &[Append]) -> AppResult<Vec<Optio
             }
         }
     }
-    txn.commit().await?;
+    let changes: Vec<_> = stored
+        .iter()
+        .flatten()
+        .flat_map(Appended::changes)
+        .collect();
+    changes::commit(txn, &changes).await?;
     Ok(stored)
 }
 
 async fn store_one(txn: &DatabaseTransaction, append: &Append) -> AppResult<Option<Appended>> {
     let user = &append.user;
-    let clock = now_ms();
-    let mut update = bump(user, clock)
-        .filter(session::Column::Id.eq(&append.session_id))
-        .filter(session::Column::Status.ne(CLOSED))
-        .filter(participant_condition(user));
-    if let Some(cmid) = &append.client_message_id {
-        let seen = Query::select()
-            .expr(Expr::val(1))
-            .from(message::Entity)
-            .cond_where(same_client_message(&append.session_id, &user.id, cmid))
-            .to_owned();
-        update = update.filter(Expr::exists(seen).not());
-    }
-    let Some(session) = update.exec_with_returning(txn).await?.into_iter().next() else {
-        return Ok(None);
-    };
-    let message = new_message(
+    let cmid = append.client_message_id.as_deref();
+    append_in(
+        txn,
         user,
-        &session,
+        &append.session_id,
+        may_append(user, &append.session_id, cmid),
         append.content.clone(),
         append.client_message_id.clone(),
-        clock,
-    );
-    message::Entity::insert(message.clone())
-        .exec_without_returning(txn)
-        .await?;
-    Ok(Some(Appended {
-        message: message.try_into_model()?,
-        session,
-        is_new: true,
-    }))
+    )
+    .await
 }

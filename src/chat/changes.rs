@@ -1,0 +1,90 @@
+//! What a change did, as the domain reports it: every action of the domain
+//! returns a [`Changed`], the answer for its caller and the [`Change`]s
+//! that everyone else must hear of. `crate::fanout` turns the changes into
+//! socket events and stats updates; the domain itself knows no sockets.
+
+use sea_orm::DatabaseTransaction;
+use serde::Serialize;
+
+use super::clock::rfc3339;
+use super::{MessageView, SessionView, UserRef};
+use crate::error::AppResult;
+
+/// One thing that changed, with what its listeners need to know.
+#[derive(Clone, Debug)]
+pub enum Change {
+    /// A customer opened a session.
+    SessionOpened(SessionView),
+    /// A message was stored (not a retry of a stored one).
+    MessageStored(MessageView),
+    /// A session got an agent (taken, assigned or transferred).
+    SessionAssigned(SessionView),
+    /// Messages of the other side were marked read.
+    MessagesRead(ReadReceipt),
+    /// A session was closed.
+    SessionClosed {
+        session: SessionView,
+        closed_by: UserRef,
+        reason: Option<String>,
+    },
+}
+
+impl Change {
+    /// Whether the tenant's statistics may have moved.
+    pub fn touches_stats(&self) -> bool {
+        !matches!(self, Self::MessagesRead(_))
+    }
+}
+
+/// What a `mark-read` marked (the `messages-read` payload).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadReceipt {
+    pub session_id: String,
+    pub reader: UserRef,
+    /// The newest message marked.
+    pub up_to_message_id: String,
+    pub up_to_seq: i64,
+    #[serde(serialize_with = "as_rfc3339")]
+    pub read_at: i64,
+    pub count: u64,
+}
+
+fn as_rfc3339<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*ms))
+}
+
+/// The result of a domain action: `value` answers the caller, `changes`
+/// (in the order they happened) go to the fan-out for `tenant`.
+#[derive(Debug)]
+pub struct Changed<T> {
+    pub tenant: String,
+    pub value: T,
+    pub changes: Vec<Change>,
+}
+
+impl<T> Changed<T> {
+    pub fn new(tenant: &str, value: T, changes: Vec<Change>) -> Self {
+        Self {
+            tenant: tenant.to_string(),
+            value,
+            changes,
+        }
+    }
+
+    /// Nothing changed: a read, a retry, a no-op.
+    pub fn nothing(tenant: &str, value: T) -> Self {
+        Self::new(tenant, value, Vec::new())
+    }
+}
+
+/// Commits a transaction of the domain together with the changes it made.
+///
+/// Every transaction that changes something others must hear of ends
+/// here, so whatever has to be written atomically with a change (the
+/// webhook outbox of docs/protocol.md §9) has one place to go: inside the
+/// transaction, before the commit, never after it.
+pub async fn commit(txn: DatabaseTransaction, _changes: &[Change]) -> AppResult<()> {
+    txn.commit().await?;
+    Ok(())
+}

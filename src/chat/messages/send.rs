@@ -1,0 +1,59 @@
+//! `send-message`: check, then store through the group commit, falling back
+//! to the one-by-one path for the exact error or a retry's original.
+
+use sea_orm::DatabaseConnection;
+
+use super::append::append_valid;
+use super::group_commit::{Append, GroupCommit, Outcome};
+use crate::chat::input::{SendRequest, validate_content};
+use crate::chat::{Changed, MessageView, User, sessions};
+use crate::error::AppResult;
+
+/// A message, and whether it was stored now (false: a retry of a stored one).
+#[derive(Debug)]
+pub struct Sent {
+    pub message: MessageView,
+    pub is_new: bool,
+}
+
+/// Checks the request and appends the message (docs/protocol.md §4
+/// send-message).
+///
+/// Valid content goes to the group commit, which checks access, the
+/// session's state and the `clientMessageId` in its UPDATE; anything it
+/// did not store is checked here one step at a time, for the exact error
+/// (or a retry's original). Access is checked before the content, so an
+/// outsider learns nothing from a content error.
+pub async fn send(
+    db: &DatabaseConnection,
+    writer: &GroupCommit,
+    user: &User,
+    req: SendRequest,
+    max_len: usize,
+) -> AppResult<Changed<Sent>> {
+    let append = match validate_content(&req.content, max_len) {
+        Ok(content) => Append {
+            user: user.clone(),
+            session_id: req.session_id,
+            content,
+            client_message_id: req.client_message_id,
+        },
+        Err(err) => {
+            sessions::find_participant(db, user, &req.session_id).await?;
+            return Err(err);
+        }
+    };
+    let appended = match writer.append(append).await? {
+        Outcome::Stored(appended) => *appended,
+        Outcome::Check(append) => {
+            let row = sessions::find_participant(db, user, &append.session_id).await?;
+            append_valid(db, user, &row, append.content, append.client_message_id).await?
+        }
+    };
+    let changes = appended.changes();
+    let sent = Sent {
+        message: MessageView::from(&appended.message),
+        is_new: appended.is_new,
+    };
+    Ok(Changed::new(&user.tenant, sent, changes))
+}
