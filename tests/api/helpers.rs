@@ -27,7 +27,11 @@ pub async fn spawn_app_with(extra: &[&str]) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         switchboard::telemetry::init(switchboard::config::LogFormat::Text);
     }
-    let dir = tempfile::tempdir().expect("temp dir");
+    spawn_in(tempfile::tempdir().expect("temp dir"), extra).await
+}
+
+/// A server on the database in `dir` (kept as it is).
+async fn spawn_in(dir: TempDir, extra: &[&str]) -> TestApp {
     let url = format!("sqlite://{}/test.db?mode=rwc", dir.path().display());
     let mut args = vec![
         "switchboard",
@@ -119,6 +123,18 @@ impl TestApp {
 
     /// Stops the server the graceful way and returns what `run_until` did.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop().await
+    }
+
+    /// Stops the server the graceful way, then starts a new one on the same
+    /// database (what `run_until` returned, and the new server).
+    pub async fn restart(mut self) -> (anyhow::Result<()>, TestApp) {
+        let stopped = self.stop().await;
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("temp dir"));
+        (stopped, spawn_in(dir, &[]).await)
+    }
+
+    async fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

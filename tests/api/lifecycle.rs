@@ -61,6 +61,20 @@ async fn graceful_shutdown_returns_ok_and_keeps_what_was_stored() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
+    let (stopped, app) = app.restart().await;
+    stopped.expect("clean shutdown");
+    let kept = body(
+        app.get(&format!("/api/chat/sessions/{id}/messages"), &customer)
+            .await,
+    )
+    .await;
+    let contents: Vec<&str> = kept["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|m| m["content"].as_str().expect("content"))
+        .collect();
+    assert_eq!(contents, ["before shutdown", "second"]);
     app.shutdown().await.expect("clean shutdown");
 }
 

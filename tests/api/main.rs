@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod bodies;
 mod cli;
 mod helpers;
 mod lifecycle;

@@ -17,7 +17,7 @@ import WebSocket from 'ws';
 import { io } from 'socket.io-client';
 import { connect, makeUser, ok, waitFor } from './clients.mjs';
 import { listMessages, openSession } from './rest.mjs';
-import { serverBinary } from './server.mjs';
+import { createSqliteDatabase, serverBinary } from './server.mjs';
 
 export const ws = { transports: ['websocket'] };
 
@@ -104,28 +104,6 @@ export function openFds(pid) {
   }
 }
 
-/**
- * Polls `check` (sync or async, truthy when done) every `every` ms until it
- * holds or `timeout` passes; resolves with its last value or throws `message`.
- * For conditions that no event announces (a file, a process, a REST state).
- */
-export async function until(check, { timeout = 5000, every = 50, message = 'condition' } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await check();
-      if (last) return last;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${message} did not hold within ${timeout} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)?.slice(0, 500)})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, every));
-  }
-}
-
 // ---------------------------------------------------------------- an unprivileged server
 
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -162,23 +140,10 @@ export function canDropPrivileges() {
  * TEST_DATABASE_URL says: the fault it serves is a file-permission one.
  */
 export function nobodySqliteDatabase() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-ro-'));
-  chownSync(dir, NOBODY.uid, NOBODY.gid);
-  chmodSync(dir, 0o755);
-  const dbPath = path.join(dir, 'db.sqlite');
-  return {
-    url: `sqlite://${dbPath}?mode=rwc`,
-    dbPath,
-    dir,
-    async drop() { rmSync(dir, { recursive: true, force: true }); },
-  };
-}
-
-/** A fresh SQLite database in a temp dir, whatever TEST_DATABASE_URL says: { url, dbPath, dir, drop }. */
-export function sqliteDatabase() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-attack-'));
-  const dbPath = path.join(dir, 'db.sqlite');
-  return { url: `sqlite://${dbPath}?mode=rwc`, dbPath, dir, async drop() { rmSync(dir, { recursive: true, force: true }); } };
+  const db = createSqliteDatabase();
+  chownSync(db.dir, NOBODY.uid, NOBODY.gid);
+  chmodSync(db.dir, 0o755);
+  return db;
 }
 
 /** chmod the database directory and every file in it (db, -wal, -shm, -journal). */

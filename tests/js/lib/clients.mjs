@@ -281,3 +281,26 @@ export function disconnect(socket) {
   openSockets.delete(socket);
   socket.disconnect();
 }
+
+/**
+ * Polls `check` (sync or async, truthy when done; a throw counts as not yet)
+ * every `every` ms until it holds or `timeout` ms pass; resolves with its
+ * last value or throws naming `what`. For conditions no event announces (a
+ * file, a process, a REST state): it returns as soon as the condition holds.
+ */
+export async function until(check, { timeout = 5000, every = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not hold within ${timeout} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)?.slice(0, 500)})`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, every));
+  }
+}

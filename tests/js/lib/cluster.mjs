@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, after, afterEach } from 'node:test';
-import { uniqueId } from './clients.mjs';
+import { uniqueId, until } from './clients.mjs';
 import { createPostgresDatabase, disposeAfter, spawnServer } from './server.mjs';
 
 /** false when the multi-node suite can run, otherwise the reason it is skipped. */
@@ -130,22 +130,6 @@ export function redisPing(port, timeout = 500) {
     socket.on('data', (chunk) => { data += chunk; if (data.includes('\r\n')) done(data.startsWith('+PONG')); });
     socket.on('error', () => done(false));
   });
-}
-
-/**
- * Polls `check()` (async, truthy when done) every `interval` ms until it holds
- * or `timeout` ms passed; resolves with its last value, rejects on time-out
- * with `what`. A readiness probe, not a sleep: it returns as soon as it holds.
- */
-export async function until(check, { timeout = 10_000, interval = 100, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeout;
-  let last;
-  for (;;) {
-    last = await check();
-    if (last) return last;
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeout} ms (last: ${JSON.stringify(last)})`);
-    await new Promise((resolve) => setTimeout(resolve, interval));
-  }
 }
 
 /**

@@ -53,13 +53,14 @@ export async function freshDatabase() {
   return createSqliteDatabase();
 }
 
-/** A fresh SQLite file in a new temp dir, deleted by drop(). */
+/** A fresh SQLite file in a new temp dir, deleted by drop(): { url, dbPath, dir, drop }. */
 export function createSqliteDatabase() {
   const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-test-'));
   const dbPath = path.join(dir, 'db.sqlite');
   return {
     url: `sqlite://${dbPath}?mode=rwc`,
     dbPath,
+    dir,
     async drop() { rmSync(dir, { recursive: true, force: true }); },
   };
 }

@@ -9,12 +9,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connect, emitAck, makeUser, ok, waitFor } from '../lib/clients.mjs';
+import { connect, emitAck, makeUser, ok, until, waitFor } from '../lib/clients.mjs';
 import { api, listMessages, openSession } from '../lib/rest.mjs';
 import { spawnServerFor } from '../lib/server.mjs';
 import {
   assertResponsive, assertServerHealthy, controlPair, controlWorker, httpRequest, openFds, pollingHandshake,
-  pollingPost, rawChatSocket, rawEngineSocket, rawTcp, summarize, until, vmRssKiB, ws,
+  pollingPost, rawChatSocket, rawEngineSocket, rawTcp, summarize, vmRssKiB, ws,
 } from '../lib/attack.mjs';
 
 const CONTROL_MAX_MS = 2000;
@@ -140,7 +140,7 @@ describe('a client that stops reading its socket', () => {
       const at = sentAt.get(m.clientMessageId);
       if (at !== undefined) latencies.push(performance.now() - at);
     });
-    const received = until(() => latencies.length >= MESSAGES, { timeout: 120_000, message: `the reading client got all ${MESSAGES} messages` });
+    const received = until(() => latencies.length >= MESSAGES, { timeout: 120_000, what: `the reading client got all ${MESSAGES} messages` });
     let peakRss = rssBefore;
     for (let i = 0; i < MESSAGES; i += 10) {
       await Promise.all(Array.from({ length: 10 }, (_, k) => {
@@ -215,7 +215,7 @@ describe('a flood of connections that never finish their handshake', () => {
     // Once the flood goes away, the server lets go of its connections.
     for (const h of held) h.close();
     for (const r of raws) r.socket.terminate();
-    await until(() => openFds(server.pid) < fdsBefore + 400, { timeout: 15_000, message: 'the server closing the flood\'s connections' });
+    await until(() => openFds(server.pid) < fdsBefore + 400, { timeout: 15_000, what: 'the server closing the flood\'s connections' });
     assertServerHealthy(server);
     await api(server, null, 'GET', '/health');
   });

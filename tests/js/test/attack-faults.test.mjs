@@ -12,12 +12,12 @@
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { connect, drain, ok, waitFor } from '../lib/clients.mjs';
+import { connect, drain, ok, until, waitFor } from '../lib/clients.mjs';
 import { api, listMessages } from '../lib/rest.mjs';
-import { spawnServerFor } from '../lib/server.mjs';
+import { createSqliteDatabase, spawnServerFor } from '../lib/server.mjs';
 import { activeSession } from '../lib/scenario.mjs';
 import {
-  assertServerHealthy, canDropPrivileges, chmodDatabase, httpRequest, nobodyServerBinary, nobodySqliteDatabase, sqliteDatabase, until, ws,
+  assertServerHealthy, canDropPrivileges, chmodDatabase, httpRequest, nobodyServerBinary, nobodySqliteDatabase, ws,
 } from '../lib/attack.mjs';
 
 const generous = ['--send-rate-per-second', '100000', '--send-burst', '100000'];
@@ -81,17 +81,17 @@ describe('the database going away', () => {
     t.after(() => chmodDatabase(database, { dirMode: 0o755, fileMode: 0o644 }));
     const traffic = await load(server, 1);
     const { session, customer, customerSocket } = traffic.sessions[0];
-    await until(() => acked(traffic.senders).length >= 10, { message: 'traffic flowing' });
+    await until(() => acked(traffic.senders).length >= 10, { what: 'traffic flowing' });
 
     chmodDatabase(database, { dirMode: 0o555, fileMode: 0o444 });
     // The senders keep going; some event must now fail with unavailable, and /health say so.
     const failure = await until(() => traffic.senders.flatMap((s) => [...s.result.failed.values()]).find((e) => e?.code === 'unavailable'),
-      { timeout: 15_000, message: 'a send-message failing with unavailable after the database was made read-only' });
+      { timeout: 15_000, what: 'a send-message failing with unavailable after the database was made read-only' });
     assert.equal(typeof failure.message, 'string');
     await until(() => traffic.senders.some((s) => s.result.exceptions.some((e) => e.code === 'unavailable' && e.event === 'send-message')),
-      { message: 'the exception event with code unavailable' });
+      { what: 'the exception event with code unavailable' });
     const health = await until(async () => { const h = await httpRequest(`${server.url}/health`); return h.status === 503 && h; },
-      { timeout: 15_000, message: '/health answering 503' });
+      { timeout: 15_000, what: '/health answering 503' });
     assert.equal(JSON.parse(health.text).status, 'degraded');
     const rest = await api(server, customer, 'POST', `/api/chat/sessions/${session.id}/messages`, { body: { content: 'via REST while down' } });
     assert.equal(rest.status, 503, `REST send while the database is read-only: ${rest.status} ${rest.text}`);
@@ -101,8 +101,8 @@ describe('the database going away', () => {
     chmodDatabase(database, { dirMode: 0o755, fileMode: 0o644 });
     const failedBefore = new Set(traffic.senders.flatMap((s) => [...s.result.failed.keys()]));
     const okBefore = acked(traffic.senders).length;
-    await until(() => acked(traffic.senders).length >= okBefore + 10, { timeout: 15_000, message: 'sends succeeding again once permissions came back' });
-    await until(async () => (await httpRequest(`${server.url}/health`)).status === 200, { timeout: 15_000, message: '/health answering 200 again' });
+    await until(() => acked(traffic.senders).length >= okBefore + 10, { timeout: 15_000, what: 'sends succeeding again once permissions came back' });
+    await until(async () => (await httpRequest(`${server.url}/health`)).status === 200, { timeout: 15_000, what: '/health answering 200 again' });
     const results = await Promise.all(traffic.senders.map((s) => s.stop()));
     assert.ok(traffic.sockets.every((s) => s.connected), 'a socket was dropped');
 
@@ -118,7 +118,7 @@ describe('the database going away', () => {
   it('fails events with unavailable while another process holds the database lock, drops no socket, and recovers', {
     skip: !hasPython() && 'needs python3 (its sqlite3 module holds the lock)',
   }, async (t) => {
-    const database = sqliteDatabase(); // a file lock: SQLite whatever TEST_DATABASE_URL says
+    const database = createSqliteDatabase(); // a file lock: SQLite whatever TEST_DATABASE_URL says
     const server = await spawnServerFor(t, { database, args: generous });
     const { session, customer, customerSocket, agentSocket } = await activeSession(server);
     await ok(customerSocket, 'send-message', { sessionId: session.id, content: 'before the lock' });
@@ -181,7 +181,7 @@ describe('stopping the server under load', () => {
   it('on SIGTERM finishes the events in flight, sends their acks, exits 0, and has stored exactly the acked messages', async (t) => {
     const server = await spawnServerFor(t, { args: generous });
     const traffic = await load(server, 2);
-    await until(() => acked(traffic.senders).length >= 60, { timeout: 15_000, message: 'traffic flowing' });
+    await until(() => acked(traffic.senders).length >= 60, { timeout: 15_000, what: 'traffic flowing' });
     const code = await server.stop();
     assert.equal(code, 0, `exit code after SIGTERM under load: ${code}`);
     const results = await Promise.all(traffic.senders.map((s) => s.stop()));
@@ -209,7 +209,7 @@ describe('stopping the server under load', () => {
   }, async (t) => {
     // Deterministic in-flight events: the database is locked by another process, so
     // these sends are being handled (waiting for SQLite) when SIGTERM arrives.
-    const database = sqliteDatabase();
+    const database = createSqliteDatabase();
     const server = await spawnServerFor(t, { database, args: generous });
     const { session, customer, customerSocket } = await activeSession(server);
     const lock = await holdLock(t, database.dbPath);
@@ -219,7 +219,7 @@ describe('stopping the server under load', () => {
     // Packets are handled in order: once this ack is back, the sends above are in their handlers.
     await ok(customerSocket, 'leave-session', { sessionId: 'not-a-session' });
     const stopped = server.stop({ timeout: 15_000 });
-    await until(() => server.logs().includes('shutting down'), { message: 'the server starting its shutdown' });
+    await until(() => server.logs().includes('shutting down'), { what: 'the server starting its shutdown' });
     await lock.release();
     const results = await Promise.all(acks);
     const code = await stopped;
@@ -234,7 +234,7 @@ describe('stopping the server under load', () => {
   it('on kill -9 keeps every message whose ack a client received, and catch-up hands them to the clients', async (t) => {
     const server = await spawnServerFor(t, { args: generous });
     const traffic = await load(server, 2);
-    await until(() => acked(traffic.senders).length >= 60, { timeout: 15_000, message: 'traffic flowing' });
+    await until(() => acked(traffic.senders).length >= 60, { timeout: 15_000, what: 'traffic flowing' });
     await server.kill();
     const results = await Promise.all(traffic.senders.map((s) => s.stop()));
     await server.restart();

@@ -11,9 +11,9 @@
 
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { closeAllClients, connect, drain, emitAck, expectNo, makeUser, ok, received, waitFor } from '../lib/clients.mjs';
+import { closeAllClients, connect, drain, emitAck, expectNo, makeUser, ok, received, until, waitFor } from '../lib/clients.mjs';
 import { api, assertSession, assertStats, expectRestError, expectStatus, listMessages, openSession } from '../lib/rest.mjs';
-import { clusterSkip, freshTenant, spawnCluster, spawnClusterFor, spawnRedis, until, useCluster } from '../lib/cluster.mjs';
+import { clusterSkip, freshTenant, spawnCluster, spawnClusterFor, spawnRedis, useCluster } from '../lib/cluster.mjs';
 import { createPostgresDatabase, spawnServerFor } from '../lib/server.mjs';
 
 const ws = { transports: ['websocket'] };
@@ -369,7 +369,7 @@ describe('a node killed with SIGKILL under traffic', () => {
     const customerLoop = sendLoop(customer.socket, 'customer');
 
     // Kill node 0 once the customer has had a few messages acked there.
-    await until(() => acked.filter((m) => m.sender.id === customer.user.sub).length >= 10, { what: 'customer traffic on node 0' });
+    await until(() => acked.filter((m) => m.sender.id === customer.user.sub).length >= 10, { timeout: 10_000, what: 'customer traffic on node 0' });
     const disconnected = new Promise((resolve) => customer.socket.once('disconnect', resolve));
     await cluster.kill(0);
     await disconnected;
@@ -389,7 +389,7 @@ describe('a node killed with SIGKILL under traffic', () => {
     const caughtUp = joined.messages;
     assert.deepEqual(caughtUp.map((m) => m.seq), range(caughtUp.length, contiguous + 1), 'catch-up is every later seq, in order');
     const resumed = sendLoop(back.socket, 'customer-again');
-    await until(() => acked.filter((m) => m.sender.id === customer.user.sub).length >= 15, { what: 'customer traffic on node 1' });
+    await until(() => acked.filter((m) => m.sender.id === customer.user.sub).length >= 15, { timeout: 10_000, what: 'customer traffic on node 1' });
     stop = true;
     await Promise.all([...loops, resumed]);
 

@@ -57,7 +57,11 @@ describe('joining a session', () => {
     const session = await openSession(srv.server, customer, { message: 'first words' });
     const socket = await connect(srv.server, customer.token, ws);
     const data = await ok(socket, 'join-session', { sessionId: session.id });
-    assert.deepEqual(Object.keys(data).sort(), ['messages', 'session']);
+    // v1.3: `hasMore` (catch-up in parts); the ack is the joiner's own
+    // session-joined payload, serialised once, so it names the joiner too.
+    assert.deepEqual(Object.keys(data).sort(), ['hasMore', 'messages', 'session', 'user']);
+    assert.equal(data.hasMore, false);
+    assert.deepEqual(data.user, customer.ref);
     assertSession(data.session, { id: session.id, status: 'pending', agent: null });
     assert.equal(data.messages.length, 1);
     assert.equal(data.messages[0].content, 'first words');
