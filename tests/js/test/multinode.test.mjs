@@ -91,6 +91,23 @@ describe('several nodes over Redis and PostgreSQL', () => {
     }
   });
 
+  it('announces a user joining a room once, whichever node each of their tabs is on', { skip: clusterSkip }, async () => {
+    const tenant = freshTenant();
+    const { session, customer, agent } = await crossSession(c.cluster, tenant, { c: 0, a: 1 });
+    drain(agent.socket, 'session-joined');
+    // The customer's second tab, on a node where none of their sockets is in the room yet.
+    const secondTab = await connect(node(2), customer.user.token, ws);
+    await waitFor(secondTab, 'connected');
+    await ok(secondTab, 'join-session', { sessionId: session.id });
+    // A control: a watcher joining from the same node after it is announced,
+    // and Redis keeps one node's broadcasts in order.
+    const watcher = await online(node(2), 'admin', tenant);
+    await ok(watcher.socket, 'join-session', { sessionId: session.id });
+    await waitFor(agent.socket, 'session-joined', { ...CROSS, filter: (e) => e.user?.id === watcher.user.sub });
+    // The customer was in the room already (on node 0): their second tab is not announced.
+    await expectNo(agent.socket, 'session-joined', 0, { filter: (e) => e.user?.id === customer.user.sub });
+  });
+
   it('tells agents on other nodes of a new pending session and of its take, and the customer of who took it', { skip: clusterSkip }, async () => {
     const tenant = freshTenant();
     const watcher = await online(node(2), 'agent', tenant);
