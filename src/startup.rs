@@ -47,7 +47,7 @@ impl Application {
         let db = db::connect(&config).await?;
         db::migrate(&db).await?;
         tracing::info!(database = %redact_url(&config.database_url), "database ready");
-        let listener = bind(SocketAddr::new(config.host, config.port))?;
+        let listener = bind(config.listen_addr())?;
 
         match config.redis_url.clone() {
             None => {
@@ -233,23 +233,30 @@ fn assemble<A: Adapter>(
     Parts { io, app, router }
 }
 
+/// Development mode says so loudly, once per line, so that no one mistakes
+/// it for a production server in a log.
 fn warn_about_development_mode(config: &ServerConfig, source: &KeySource) {
     if !config.dev_mode() {
         return;
     }
-    match source {
-        KeySource::Generated(secret) => tracing::warn!(
-            jwt_secret = %secret,
-            "DEVELOPMENT MODE: no JWT_SECRET or JWT_PUBLIC_KEY_FILE configured; tokens are signed with \
-             this random secret, POST /api/dev/token is open and CORS allows any origin. Never run \
-             this in production."
-        ),
-        KeySource::Configured => {
-            tracing::warn!(
-                "DEVELOPMENT MODE (--dev): POST /api/dev/token is open and CORS allows any origin"
-            )
-        }
+    let why = match source {
+        KeySource::Generated(_) => "no JWT_SECRET or JWT_PUBLIC_KEY_FILE is configured",
+        KeySource::Configured => "--dev was given",
+    };
+    let cors = if config.cors_origins.is_some() {
+        "CORS_ORIGINS"
+    } else {
+        "loopback origins only"
+    };
+    let addr = config.listen_addr();
+    tracing::warn!("################################################################");
+    tracing::warn!("##  DEVELOPMENT MODE: {why}");
+    tracing::warn!("##  anyone who can reach {addr} can mint any token (POST /api/dev/token)");
+    tracing::warn!("##  CORS: {cors}; never run this in production");
+    if let KeySource::Generated(secret) = source {
+        tracing::warn!(jwt_secret = %secret, "##  tokens are signed with this random secret");
     }
+    tracing::warn!("################################################################");
 }
 
 async fn unknown_route() -> AppError {
@@ -262,8 +269,8 @@ fn static_files(config: &ServerConfig) -> ServeDir<ServeFile> {
     ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))
 }
 
-/// CORS_ORIGINS when set; otherwise any origin in development mode, none
-/// outside it (no CORS headers at all).
+/// CORS_ORIGINS when set; otherwise loopback origins in development mode
+/// (PROTOCOL §1), none outside it (no CORS headers at all).
 fn cors(config: &ServerConfig) -> CorsLayer {
     let origin = match &config.cors_origins {
         Some(list) => AllowOrigin::list(
@@ -271,7 +278,9 @@ fn cors(config: &ServerConfig) -> CorsLayer {
                 .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
                 .collect::<Vec<_>>(),
         ),
-        None if config.dev_mode() => AllowOrigin::mirror_request(),
+        None if config.dev_mode() => {
+            AllowOrigin::predicate(|origin, _| origin.to_str().is_ok_and(is_loopback_origin))
+        }
         None => return CorsLayer::new(),
     };
     CorsLayer::new()
@@ -283,6 +292,21 @@ fn cors(config: &ServerConfig) -> CorsLayer {
             HeaderName::from_static("x-requested-with"),
         ]))
         .allow_credentials(true)
+}
+
+/// `http://localhost`, `http://127.0.0.1` or `http://[::1]`, with any port.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    ["localhost", "127.0.0.1", "[::1]"].iter().any(|host| {
+        rest.strip_prefix(host).is_some_and(|port| {
+            port.is_empty()
+                || port
+                    .strip_prefix(':')
+                    .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        })
+    })
 }
 
 /// Every `--stats-refresh-seconds` (30): drop the rate limiters' idle
@@ -305,4 +329,32 @@ fn spawn_housekeeping<A: Adapter>(app: &AppState<A>) {
             realtime::stats::refresh_local_tenants(&app);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_http_origins_are_loopback() {
+        for yes in [
+            "http://localhost:5173",
+            "http://127.0.0.1:3001",
+            "http://[::1]:8080",
+            "http://localhost",
+        ] {
+            assert!(is_loopback_origin(yes), "{yes}");
+        }
+        for no in [
+            "https://evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.nip.io:3001",
+            "http://localhost:",
+            "http://localhost:80x",
+            "https://localhost:5173",
+            "null",
+        ] {
+            assert!(!is_loopback_origin(no), "{no}");
+        }
+    }
 }
