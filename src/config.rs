@@ -238,10 +238,11 @@ pub struct ServerConfig {
         global = true
     )]
     pub max_connections_per_ip: usize,
-    /// Addresses of reverse proxies whose X-Forwarded-For is believed,
-    /// comma separated. Unset: the peer address is the client's.
+    /// Addresses or networks (10.0.0.0/8) of reverse proxies whose
+    /// X-Forwarded-For is believed, comma separated. Unset: the peer address
+    /// is the client's.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<IpNet>,
     /// Largest request head (URI and headers) on /socket.io/, in bytes;
     /// larger is 431.
     #[arg(
@@ -331,6 +332,55 @@ impl ServerConfig {
             return Err(ConfigError::KeyRequired);
         }
         Ok(())
+    }
+}
+
+/// An address (`10.0.0.9`) or a network (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|e| format!("{s}: {e}"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s}: the prefix must be 0 to {max}"))?,
+        };
+        Ok(Self { addr, prefix })
     }
 }
 
@@ -495,6 +545,22 @@ mod tests {
             server(&["--host", "0.0.0.0"]).listen_addr().to_string(),
             "0.0.0.0:3001"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let config = server(&["--trusted-proxies", "10.0.0.0/8,192.168.1.7,fd00::/8"]);
+        let trusted = |ip: &str| {
+            let ip = ip.parse().unwrap();
+            config.trusted_proxies.iter().any(|net| net.contains(ip))
+        };
+        assert!(trusted("10.200.3.4"));
+        assert!(trusted("192.168.1.7"));
+        assert!(!trusted("192.168.1.8"));
+        assert!(trusted("fd12::1"));
+        assert!(trusted("::ffff:10.0.0.1"));
+        assert!(!trusted("11.0.0.1"));
+        assert!("10.0.0.0/33".parse::<IpNet>().is_err());
     }
 
     #[test]

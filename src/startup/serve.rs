@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tower_http::timeout::DeadlineBody;
 
-use crate::config::ServerConfig;
+use crate::config::{IpNet, ServerConfig};
 
 /// What every connection is held to.
 #[derive(Clone)]
@@ -34,7 +34,7 @@ pub struct Limits {
     header_read_timeout: Duration,
     body_deadline: Duration,
     per_address: Arc<PerAddress>,
-    trusted_proxies: Arc<[IpAddr]>,
+    trusted_proxies: Arc<[IpNet]>,
 }
 
 impl Limits {
@@ -77,7 +77,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let slot = SlotCell::default();
-        let behind_proxy = limits.trusted_proxies.contains(&peer.ip());
+        let behind_proxy = is_trusted(&limits.trusted_proxies, peer.ip());
         if !behind_proxy {
             match limits.per_address.acquire(peer.ip()) {
                 Some(held) => slot.hold(held),
@@ -153,7 +153,7 @@ fn handle(
 /// The client behind trusted proxies: the right-most `X-Forwarded-For`
 /// entry that is not itself a trusted proxy (entries to its left are the
 /// client's own word).
-pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &[IpAddr]) -> IpAddr {
+pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &[IpNet]) -> IpAddr {
     let forwarded = headers
         .get_all("x-forwarded-for")
         .iter()
@@ -164,8 +164,12 @@ pub fn client_address(headers: &HeaderMap, peer: IpAddr, trusted: &[IpAddr]) -> 
     forwarded
         .into_iter()
         .rev()
-        .find(|ip| !trusted.contains(ip))
+        .find(|ip| !is_trusted(trusted, *ip))
         .unwrap_or(peer)
+}
+
+fn is_trusted(trusted: &[IpNet], ip: IpAddr) -> bool {
+    trusted.iter().any(|net| net.contains(ip))
 }
 
 /// Open connections per client address, capped (0: no cap).
@@ -333,7 +337,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_read_from_the_right_past_trusted_proxies() {
-        let trusted = [ip("10.0.0.9"), ip("10.0.0.8")];
+        let trusted = ["10.0.0.9".parse().unwrap(), "10.0.0.8/31".parse().unwrap()];
         let mut headers = HeaderMap::new();
         headers.insert(
             "x-forwarded-for",
