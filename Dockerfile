@@ -3,7 +3,14 @@
 # from a slim Debian with only the binary and the built web client.
 #
 #   docker build -t switchboard .
-#   docker run -p 3001:3001 -e JWT_SECRET=... -e DATABASE_URL=postgres://... switchboard
+#   docker run -p 3001:3001 -e JWT_SECRET="$(openssl rand -base64 48)" \
+#     -e DATABASE_URL=postgres://... switchboard
+#
+# The image refuses to start without JWT_SECRET or JWT_PUBLIC_KEY_FILE
+# (REQUIRE_JWT_KEY): a server without a key is in development mode, where
+# anyone who reaches it can mint an admin token. For a throwaway demo only:
+#   docker run -p 3001:3001 -e HOST=0.0.0.0 switchboard --dev
+# (development mode listens on 127.0.0.1 unless HOST says otherwise).
 #
 # Not built on the project's own machines (they have a Docker client but no
 # engine); docker-compose.yml uses it. See docs/deployment.md.
@@ -34,10 +41,12 @@ COPY --from=build /out/switchboard /usr/local/bin/switchboard
 # The demo pages / reference client served at / (STATIC_DIR).
 COPY --chown=switchboard web-client/dist /app/web-client/dist
 USER switchboard
-ENV HOST=0.0.0.0 \
-    PORT=3001 \
+# No HOST: production mode listens on 0.0.0.0. REQUIRE_JWT_KEY: no key, no
+# start (unless --dev is given explicitly).
+ENV PORT=3001 \
     STATIC_DIR=/app/web-client/dist \
-    LOG_FORMAT=json
+    LOG_FORMAT=json \
+    REQUIRE_JWT_KEY=true
 EXPOSE 3001
 # /health is 200 while the database answers (503 when it does not); a node
 # whose Redis is down still answers 200 with status "degraded".

@@ -1,12 +1,14 @@
 //! JWT verification: a token in, the authenticated [`User`] out, or the
 //! reason it was refused (`missing_token`, `invalid_token`, `expired_token`).
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
 use crate::chat::{DEFAULT_TENANT, Role, User};
-use crate::config::ServerConfig;
+use crate::config::{JwtAlgorithm, ServerConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -39,13 +41,14 @@ pub enum KeySource {
 
 impl Verifier {
     pub fn from_config(config: &ServerConfig) -> anyhow::Result<(Self, KeySource)> {
+        config.validate()?;
         let (decoding, encoding, default_alg, source) =
             match (&config.jwt_public_key_file, &config.jwt_secret) {
                 (Some(path), _) => {
                     let pem = std::fs::read(path).map_err(|e| {
                         anyhow::anyhow!("cannot read JWT public key {}: {e}", path.display())
                     })?;
-                    let (key, alg) = public_key(&pem, config.jwt_algorithm.as_deref())?;
+                    let (key, alg) = public_key(&pem, config.jwt_algorithm)?;
                     (key, None, alg, KeySource::Configured)
                 }
                 (None, Some(secret)) => (
@@ -64,14 +67,11 @@ impl Verifier {
                     )
                 }
             };
-        let algorithm = match config.jwt_algorithm.as_deref() {
+        let algorithm = match config.jwt_algorithm {
             None => default_alg,
-            Some(name) => match name.to_ascii_uppercase().as_str() {
-                "HS256" => Algorithm::HS256,
-                "RS256" => Algorithm::RS256,
-                "ES256" => Algorithm::ES256,
-                other => anyhow::bail!("unsupported JWT algorithm {other} (HS256, RS256 or ES256)"),
-            },
+            Some(JwtAlgorithm::HS256) => Algorithm::HS256,
+            Some(JwtAlgorithm::RS256) => Algorithm::RS256,
+            Some(JwtAlgorithm::ES256) => Algorithm::ES256,
         };
         let mut validation = Validation::new(algorithm);
         validation.leeway = config.jwt_leeway_seconds;
@@ -103,12 +103,15 @@ impl Verifier {
     }
 
     /// Checks signature, algorithm, `exp` (required), `nbf`, `iss`, `aud`,
-    /// then reads the claims the server uses.
+    /// that no extension is marked critical, then reads the claims the
+    /// server uses. `token` is the bare JWT (see [`bearer_token`]).
     pub fn verify(&self, token: &str) -> Result<User, AuthError> {
         let token = token.trim();
-        let token = token.strip_prefix("Bearer ").unwrap_or(token).trim();
         if token.is_empty() {
             return Err(AuthError::MissingToken);
+        }
+        if has_critical_header(token)? {
+            return Err(AuthError::InvalidToken);
         }
         let data =
             jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &self.validation)
@@ -143,10 +146,43 @@ impl Verifier {
     }
 }
 
+/// The token of an `Authorization` header value, for REST and sockets
+/// alike: the `Bearer` scheme (any case) is required, then the token.
+pub fn bearer_token(header: &str) -> Result<&str, AuthError> {
+    let header = header.trim();
+    if header.is_empty() {
+        return Err(AuthError::MissingToken);
+    }
+    let (scheme, token) = header
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .ok_or(AuthError::InvalidToken)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(AuthError::InvalidToken);
+    }
+    Ok(token)
+}
+
+/// RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` header
+/// lists extensions it does not understand, and this server understands
+/// none. jsonwebtoken ignores `crit`, so the header is read here.
+fn has_critical_header(token: &str) -> Result<bool, AuthError> {
+    let segment = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment.trim_end_matches('='))
+        .map_err(|_| AuthError::InvalidToken)?;
+    let header: Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| AuthError::InvalidToken)?;
+    Ok(header.contains_key("crit"))
+}
+
 /// An RSA or EC public key in PEM (PKCS#1 or SPKI); the key type decides
 /// the algorithm unless one is configured.
-fn public_key(pem: &[u8], algorithm: Option<&str>) -> anyhow::Result<(DecodingKey, Algorithm)> {
-    let wants_ec = algorithm.is_some_and(|a| a.eq_ignore_ascii_case("ES256"));
+fn public_key(
+    pem: &[u8],
+    algorithm: Option<JwtAlgorithm>,
+) -> anyhow::Result<(DecodingKey, Algorithm)> {
+    let wants_ec = algorithm == Some(JwtAlgorithm::ES256);
     let rsa = || DecodingKey::from_rsa_pem(pem).map(|k| (k, Algorithm::RS256));
     let ec = || DecodingKey::from_ec_pem(pem).map(|k| (k, Algorithm::ES256));
     let found = if wants_ec {
@@ -211,6 +247,30 @@ mod tests {
 
     fn claims(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn bearer_headers_need_the_scheme_in_any_case() {
+        assert_eq!(bearer_token("Bearer abc"), Ok("abc"));
+        assert_eq!(bearer_token("bearer abc"), Ok("abc"));
+        assert_eq!(bearer_token("  BEARER \t abc  "), Ok("abc"));
+        assert_eq!(bearer_token("abc"), Err(AuthError::InvalidToken));
+        assert_eq!(bearer_token("Basic abc"), Err(AuthError::InvalidToken));
+        assert_eq!(bearer_token("Bearer "), Err(AuthError::InvalidToken));
+        assert_eq!(bearer_token(""), Err(AuthError::MissingToken));
+    }
+
+    #[test]
+    fn a_critical_header_is_found_and_garbage_is_invalid() {
+        let segment = |h: Value| URL_SAFE_NO_PAD.encode(h.to_string());
+        let crit = format!(
+            "{}.e30.sig",
+            segment(json!({ "alg": "HS256", "crit": ["exp"] }))
+        );
+        assert_eq!(has_critical_header(&crit), Ok(true));
+        let plain = format!("{}.e30.sig", segment(json!({ "alg": "HS256" })));
+        assert_eq!(has_critical_header(&plain), Ok(false));
+        assert_eq!(has_critical_header("garbage"), Err(AuthError::InvalidToken));
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub async fn connect(config: &ServerConfig) -> anyhow::Result<DatabaseConnection
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_timeout(ACQUIRE_TIMEOUT);
     if url.starts_with("sqlite:") {
-        let synchronous = SqliteSynchronous::from_str(&config.sqlite_synchronous)
+        let synchronous = SqliteSynchronous::from_str(config.sqlite_synchronous.as_str())
             .map_err(|e| anyhow::anyhow!("SQLITE_SYNCHRONOUS: {e}"))?;
         // One connection: SQLite has one writer anyway, and a single
         // connection never meets SQLITE_BUSY between its own transactions.

@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
             let token = verifier
                 .mint(
                     &args.sub,
-                    &args.role,
+                    args.role.as_str(),
                     args.name.as_deref(),
                     args.tenant.as_deref(),
                     args.ttl_seconds,

@@ -1,23 +1,26 @@
 //! Builds the application (database, Socket.IO layer, REST router, static
 //! files), binds its listener, serves it and shuts it down gracefully.
 
+mod serve;
+mod static_files;
+
 use socketioxide::adapter::Adapter;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::routing::any;
-use axum::serve::ListenerExt;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
 use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 use socketioxide::{SocketIo, SocketIoBuilder};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tower::util::MapRequestLayer;
+use tokio::net::{TcpListener, TcpSocket};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -34,6 +37,9 @@ use crate::{db, http, realtime};
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: serve::Limits,
+    /// `--metrics-addr`: its own listener and router, when set.
+    metrics: Option<(TcpListener, Router)>,
     db: DatabaseConnection,
     in_flight: InFlight,
     close_sockets: Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>,
@@ -47,13 +53,17 @@ impl Application {
         let db = db::connect(&config).await?;
         db::migrate(&db).await?;
         tracing::info!(database = %redact_url(&config.database_url), "database ready");
-        let listener = bind(SocketAddr::new(config.host, config.port))?;
+        let listener = bind(config.listen_addr())?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) if config.metrics_enabled => Some(bind(addr)?),
+            _ => None,
+        };
 
         match config.redis_url.clone() {
             None => {
                 let parts = assemble(config, db, verifier, None, SocketIo::builder());
                 realtime::register(&parts.io);
-                Ok(parts.into_application(listener))
+                Ok(parts.into_application(listener, metrics_listener))
             }
             Some(url) => {
                 let client = redis::Client::open(url.as_str())
@@ -78,7 +88,7 @@ impl Application {
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
                 tracing::info!(redis = %redact_url(&url), "Redis adapter ready");
-                Ok(parts.into_application(listener))
+                Ok(parts.into_application(listener, metrics_listener))
             }
         }
     }
@@ -101,14 +111,21 @@ impl Application {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         tracing::info!("listening on http://{addr}");
+        let metrics = self.metrics.map(|(listener, router)| {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!("metrics on http://{addr}/metrics");
+            }
+            tokio::spawn(axum::serve(listener, router).into_future())
+        });
         let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut serve = tokio::spawn(
-            axum::serve(self.listener.tap_io(no_delay), self.router)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .into_future(),
-        );
+        let mut serve = tokio::spawn(serve::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         tokio::select! {
             result = &mut serve => {
                 // The listener failed on its own: nothing left to drain.
@@ -130,6 +147,9 @@ impl Application {
         match tokio::time::timeout(grace, serve).await {
             Ok(result) => result??,
             Err(_) => tracing::warn!("connections still open after shutdown; exiting"),
+        }
+        if let Some(metrics) = metrics {
+            metrics.abort();
         }
         if let Err(err) = self.db.close().await {
             tracing::warn!(%err, "closing the database");
@@ -160,14 +180,6 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(LISTEN_BACKLOG)
 }
 
-/// Small Socket.IO packets (an echo, then its ack) go out at once instead
-/// of waiting for Nagle's algorithm and the peer's delayed ACK (~40 ms).
-fn no_delay(tcp: &mut TcpStream) {
-    if let Err(err) = tcp.set_nodelay(true) {
-        tracing::debug!(%err, "cannot set TCP_NODELAY");
-    }
-}
-
 /// What [`assemble`] built, before the namespace is registered.
 struct Parts<A: Adapter> {
     io: SocketIo<A>,
@@ -176,12 +188,19 @@ struct Parts<A: Adapter> {
 }
 
 impl<A: Adapter> Parts<A> {
-    fn into_application(self, listener: TcpListener) -> Application {
+    fn into_application(
+        self,
+        listener: TcpListener,
+        metrics_listener: Option<TcpListener>,
+    ) -> Application {
         spawn_housekeeping(&self.app);
+        let metrics = metrics_listener.map(|l| (l, metrics_router(&self.app)));
         let io = self.io;
         Application {
             listener,
             router: self.router,
+            limits: serve::Limits::from_config(&self.app.config),
+            metrics,
             db: self.app.db.clone(),
             in_flight: self.app.in_flight.clone(),
             close_sockets: Box::new(move || Box::pin(async move { io.close().await })),
@@ -207,14 +226,24 @@ fn assemble<A: Adapter>(
         // Chat frames are small; the buffer grows for a big one. The
         // default (4 KiB per socket) is a third of an idle socket's memory.
         .ws_read_buffer_size(WS_READ_BUFFER_SIZE)
+        // A connection that has not joined /chat by then is closed: until
+        // it does, it holds its handshake for nothing.
+        .connect_timeout(Duration::from_secs(config.connect_timeout_seconds.max(1)))
         .build_layer();
     app.set_io(io.clone());
-    let router = http::router(&app)
+    let mut router = http::router(&app);
+    if config.metrics_addr.is_some() {
+        router = router.layer(middleware::from_fn(metrics_elsewhere));
+    }
+    let router = router
         .route("/api/{*rest}", any(unknown_route))
         .route("/ws/{*rest}", any(unknown_route))
-        .fallback_service(static_files(&config))
+        .fallback_service(static_files::service(&config.static_dir))
         .layer(layer)
-        .layer(MapRequestLayer::new(http::compact_head::compact_head))
+        .layer(middleware::from_fn_with_state(
+            config.socket_header_max_bytes,
+            http::compact_head::compact_head,
+        ))
         .layer(cors(&config))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -228,42 +257,93 @@ fn assemble<A: Adapter>(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(hsts(&config))
+        // Spans name the path, never the query: a `?token=` is a credential.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    version = ?request.version(),
+                )
+            }),
+        )
         .with_state(app.clone());
     Parts { io, app, router }
 }
 
+/// `--hsts`: browsers keep to HTTPS for a year (only behind TLS).
+fn hsts(
+    config: &ServerConfig,
+) -> tower::util::Either<SetResponseHeaderLayer<HeaderValue>, tower::layer::util::Identity> {
+    if config.hsts {
+        tower::util::Either::Left(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ))
+    } else {
+        tower::util::Either::Right(tower::layer::util::Identity::new())
+    }
+}
+
+/// With `--metrics-addr`, `/metrics` is not on the public port.
+async fn metrics_elsewhere(request: Request, next: Next) -> Response {
+    if request.uri().path() == "/metrics" {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    next.run(request).await
+}
+
+/// The router of `--metrics-addr`: `/metrics` alone.
+fn metrics_router<A: Adapter>(app: &AppState<A>) -> Router {
+    let app = app.clone();
+    Router::new().route(
+        "/metrics",
+        get(move || async move {
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                app.metrics.render(),
+            )
+        }),
+    )
+}
+
+/// Development mode says so loudly, once per line, so that no one mistakes
+/// it for a production server in a log.
 fn warn_about_development_mode(config: &ServerConfig, source: &KeySource) {
     if !config.dev_mode() {
         return;
     }
-    match source {
-        KeySource::Generated(secret) => tracing::warn!(
-            jwt_secret = %secret,
-            "DEVELOPMENT MODE: no JWT_SECRET or JWT_PUBLIC_KEY_FILE configured; tokens are signed with \
-             this random secret, POST /api/dev/token is open and CORS allows any origin. Never run \
-             this in production."
-        ),
-        KeySource::Configured => {
-            tracing::warn!(
-                "DEVELOPMENT MODE (--dev): POST /api/dev/token is open and CORS allows any origin"
-            )
-        }
+    let why = match source {
+        KeySource::Generated(_) => "no JWT_SECRET or JWT_PUBLIC_KEY_FILE is configured",
+        KeySource::Configured => "--dev was given",
+    };
+    let cors = if config.cors_origins.is_some() {
+        "CORS_ORIGINS"
+    } else {
+        "loopback origins only"
+    };
+    let addr = config.listen_addr();
+    tracing::warn!("################################################################");
+    tracing::warn!("##  DEVELOPMENT MODE: {why}");
+    tracing::warn!("##  anyone who can reach {addr} can mint any token (POST /api/dev/token)");
+    tracing::warn!("##  CORS: {cors}; never run this in production");
+    if let KeySource::Generated(secret) = source {
+        tracing::warn!(jwt_secret = %secret, "##  tokens are signed with this random secret");
     }
+    tracing::warn!("################################################################");
 }
 
 async fn unknown_route() -> AppError {
     AppError::NotFound("no such route".into())
 }
 
-/// The built web client; unknown paths get `index.html` (client-side routes).
-fn static_files(config: &ServerConfig) -> ServeDir<ServeFile> {
-    let dir = &config.static_dir;
-    ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))
-}
-
-/// CORS_ORIGINS when set; otherwise any origin in development mode, none
-/// outside it (no CORS headers at all).
+/// CORS_ORIGINS when set; otherwise loopback origins in development mode
+/// (PROTOCOL §1), none outside it (no CORS headers at all).
 fn cors(config: &ServerConfig) -> CorsLayer {
     let origin = match &config.cors_origins {
         Some(list) => AllowOrigin::list(
@@ -271,7 +351,9 @@ fn cors(config: &ServerConfig) -> CorsLayer {
                 .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
                 .collect::<Vec<_>>(),
         ),
-        None if config.dev_mode() => AllowOrigin::mirror_request(),
+        None if config.dev_mode() => {
+            AllowOrigin::predicate(|origin, _| origin.to_str().is_ok_and(is_loopback_origin))
+        }
         None => return CorsLayer::new(),
     };
     CorsLayer::new()
@@ -283,6 +365,21 @@ fn cors(config: &ServerConfig) -> CorsLayer {
             HeaderName::from_static("x-requested-with"),
         ]))
         .allow_credentials(true)
+}
+
+/// `http://localhost`, `http://127.0.0.1` or `http://[::1]`, with any port.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    ["localhost", "127.0.0.1", "[::1]"].iter().any(|host| {
+        rest.strip_prefix(host).is_some_and(|port| {
+            port.is_empty()
+                || port
+                    .strip_prefix(':')
+                    .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        })
+    })
 }
 
 /// Every `--stats-refresh-seconds` (30): drop the rate limiters' idle
@@ -318,5 +415,33 @@ fn refresh_local_tenants<A: Adapter>(app: &AppState<A>) {
         .collect();
     for tenant in tenants {
         app.fanout().stats_changed(&tenant);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_http_origins_are_loopback() {
+        for yes in [
+            "http://localhost:5173",
+            "http://127.0.0.1:3001",
+            "http://[::1]:8080",
+            "http://localhost",
+        ] {
+            assert!(is_loopback_origin(yes), "{yes}");
+        }
+        for no in [
+            "https://evil.example",
+            "http://localhost.evil.example",
+            "http://127.0.0.1.nip.io:3001",
+            "http://localhost:",
+            "http://localhost:80x",
+            "https://localhost:5173",
+            "null",
+        ] {
+            assert!(!is_loopback_origin(no), "{no}");
+        }
     }
 }

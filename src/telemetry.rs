@@ -5,7 +5,9 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat) {
+/// Installs the subscriber. A second call (tests that start several
+/// servers in one process) keeps the first one: `false` then.
+pub fn init(format: LogFormat) -> bool {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,socketioxide=warn,engineioxide=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -13,11 +15,9 @@ pub fn init(format: LogFormat) {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(ansi);
-    let result = match format {
+    let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
-    if result.is_err() {
-        // Already initialised (tests that start several servers).
-    }
+    installed.is_ok()
 }

@@ -27,7 +27,7 @@ pub use views::{MessageView, SessionView, Stats, UserRef};
 /// The tenant of a token without a `tenant` claim.
 pub const DEFAULT_TENANT: &str = "default";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,

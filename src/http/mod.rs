@@ -51,9 +51,8 @@ impl<A: Adapter> FromRequestParts<AppState<A>> for AuthUser {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| AppError::Unauthorized("missing_token".into()))?;
-        let user = app
-            .verifier
-            .verify(header)
+        let user = crate::auth::bearer_token(header)
+            .and_then(|token| app.verifier.verify(token))
             .map_err(|reason| AppError::Unauthorized(reason.to_string()))?;
         app.users.remember(&user).await?;
         Ok(Self(user))

@@ -81,7 +81,9 @@ fn token_of<A: Adapter>(
     auth: Result<Value, ParserError>,
 ) -> Result<String, AuthError> {
     match auth.ok().as_ref().and_then(|a| a.get("token")) {
-        Some(Value::String(token)) => return Ok(token.clone()),
+        Some(Value::String(token)) => {
+            return Ok(crate::auth::bearer_token(token).unwrap_or(token).to_owned());
+        }
         Some(Value::Null) | None => {}
         Some(_) => return Err(AuthError::InvalidToken),
     }
@@ -100,10 +102,7 @@ fn token_of<A: Adapter>(
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     match header {
-        Some(value) if value.len() > 7 && value[..7].eq_ignore_ascii_case("bearer ") => {
-            Ok(value[7..].to_string())
-        }
-        Some(_) => Err(AuthError::InvalidToken),
+        Some(value) => crate::auth::bearer_token(value).map(str::to_owned),
         None => Err(AuthError::MissingToken),
     }
 }

@@ -107,9 +107,12 @@ async function scenario(t) {
   openPages.set('customer', customer);
   agent.on('pageerror', (err) => console.error('[agent] page error:', err));
   customer.on('pageerror', (err) => console.error('[customer] page error:', err));
+  /** Whatever the server's Content-Security-Policy refused: the client must need nothing it forbids. */
+  const cspViolations = /** @type {string[]} */ ([]);
   for (const [who, page] of /** @type {const} */ ([['agent', agent], ['customer', customer]])) {
     page.on('console', (msg) => {
       if (msg.type() === 'error' || msg.type() === 'warning') console.error(`[${who}] console ${msg.type()}: ${msg.text()}`);
+      if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`[${who}] ${msg.text()}`);
     });
   }
 
@@ -271,7 +274,13 @@ async function scenario(t) {
   await cy.goto(`${server.url}/widget?token=${encodeURIComponent(urlToken)}`);
   await cy.locator('.signed-in').filter({ hasText: 'Chatting as Cy Token' }).waitFor({ timeout: T });
   assert.equal(await cy.getByLabel('Your name').count(), 0);
+  // The token is used, and gone from the address bar (history, bookmarks).
+  assert.equal(new URL(cy.url()).pathname, '/widget');
+  assert.ok(!cy.url().includes(urlToken) && !new URL(cy.url()).searchParams.has('token'), `token left in ${cy.url()}`);
 
   const overflow = await agent.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `dashboard overflows horizontally at 360 px by ${overflow}px`);
+  const csp = await cy.evaluate(() => fetch('/').then((r) => r.headers.get('content-security-policy')));
+  assert.match(String(csp), /default-src 'self'/, 'the page is served with a Content-Security-Policy');
+  assert.deepEqual(cspViolations, []);
 }

@@ -1,4 +1,5 @@
-// Signing a page in: `?token=` from the URL when present (any deployment),
+// Signing a page in: `?token=` from the URL when present (any deployment;
+// it is then removed from the address bar),
 // otherwise a demo token from the development endpoint for a name typed on
 // the page. The identity is kept per tab (sessionStorage), so a reload
 // signs back in as the same user.
@@ -11,9 +12,9 @@ import {
   loadIdentity,
   makeSubject,
   mintDevToken,
-  readUrlToken,
   saveIdentity,
   setAuthToken,
+  takeUrlToken,
   type Identity,
 } from '../lib/identity';
 import { ChatError } from '../chat/protocol';
@@ -30,7 +31,7 @@ export type IdentityState = {
 };
 
 export function useIdentity(role: Role): IdentityState {
-  const [urlToken] = useState(() => readUrlToken());
+  const [urlToken] = useState(() => takeUrlToken());
   const [identity, setIdentity] = useState<Identity | null>(() => {
     if (urlToken) {
       const claims = decodeTokenClaims(urlToken);

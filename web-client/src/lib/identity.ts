@@ -26,6 +26,27 @@ export function readUrlToken(search: string = window.location.search): string | 
   return token && token.trim() ? token.trim() : null;
 }
 
+/** The `?token=` this page was opened with, read once per page load. */
+let urlToken: { token: string | null } | null = null;
+
+/**
+ * Reads `?token=` from the address bar once, then removes it from there
+ * (history, bookmarks and screenshots must not keep a credential), keeping
+ * the rest of the URL. Later calls return the same token.
+ */
+export function takeUrlToken(): string | null {
+  if (urlToken) return urlToken.token;
+  const { pathname, search, hash } = window.location;
+  urlToken = { token: readUrlToken(search) };
+  const params = new URLSearchParams(search);
+  if (params.has('token')) {
+    params.delete('token');
+    const rest = params.toString();
+    window.history.replaceState(window.history.state, '', `${pathname}${rest ? `?${rest}` : ''}${hash}`);
+  }
+  return urlToken.token;
+}
+
 export function loadIdentity(role: Role): Identity | null {
   try {
     const raw = window.sessionStorage.getItem(storageKey(role));
