@@ -5,13 +5,13 @@
 
 use std::sync::Arc;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::DefaultKeyedRateLimiter;
 use sea_orm::DatabaseConnection;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 
-use crate::actions::{Actions, Limits, at_least_one};
+use crate::actions::{Actions, Limits, keyed};
 use crate::auth::Verifier;
 use crate::chat::stats::MessageCounts;
 use crate::chat::users::UserRecorder;
@@ -40,8 +40,10 @@ pub struct App<A: Adapter> {
     pub config: ServerConfig,
     /// A name for this process in `/ws/stats` (several nodes share a Redis).
     pub node_id: String,
-    /// typing, per socket id.
+    /// typing, per socket id (the excess is dropped).
     pub typing_limiter: DefaultKeyedRateLimiter<String>,
+    /// Every other client event, per socket id.
+    pub event_limiter: DefaultKeyedRateLimiter<String>,
     pub typing: TypingTimers,
     pub metrics: Metrics,
     pub in_flight: InFlight,
@@ -68,9 +70,10 @@ impl<A: Adapter> App<A> {
             message_max_length: config.message_max_length,
             send_per_second: config.send_rate_per_second,
             send_burst: config.send_burst,
-            catch_up: crate::chat::join::CATCH_UP,
+            open_per_second: config.open_rate_per_second,
+            open_burst: config.open_burst,
+            catch_up: config.catch_up_limit.max(1),
         };
-        let typing_quota = Quota::per_second(at_least_one(config.typing_rate_per_second));
         Self {
             actions: Actions::new(db.clone(), fanout, limits),
             users: UserRecorder::start(db.clone()),
@@ -78,7 +81,8 @@ impl<A: Adapter> App<A> {
             sockets,
             verifier,
             node_id: crate::chat::new_id(),
-            typing_limiter: RateLimiter::keyed(typing_quota),
+            typing_limiter: keyed(config.typing_rate_per_second, config.typing_rate_per_second),
+            event_limiter: keyed(config.event_rate_per_second, config.event_burst),
             typing: TypingTimers::default(),
             metrics,
             in_flight: InFlight::default(),

@@ -199,6 +199,9 @@ fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The longest `tenant` claim accepted (docs/protocol.md §2).
+pub const MAX_TENANT_CHARS: usize = 128;
+
 /// Reads `sub`, `role`/`roles`, `name`, `email` and `tenant` (PROTOCOL §2).
 pub fn user_from_claims(claims: &Map<String, Value>) -> Result<User, AuthError> {
     let id = match claims.get("sub") {
@@ -208,7 +211,9 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> Result<User, AuthError> 
     };
     let tenant = match claims.get("tenant") {
         None => DEFAULT_TENANT.to_string(),
-        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_TENANT_CHARS => {
+            s.clone()
+        }
         Some(_) => return Err(AuthError::InvalidToken),
     };
     let mut role = Role::Customer;
@@ -293,8 +298,18 @@ mod tests {
     }
 
     #[test]
-    fn a_tenant_that_is_not_a_non_empty_string_is_refused() {
-        for tenant in [json!(""), json!(5), json!(null), json!(["a"])] {
+    fn a_tenant_that_is_not_a_non_empty_string_of_at_most_128_characters_is_refused() {
+        let longest = "é".repeat(MAX_TENANT_CHARS);
+        let user = user_from_claims(&claims(json!({ "sub": "a", "tenant": longest }))).unwrap();
+        assert_eq!(user.tenant.chars().count(), MAX_TENANT_CHARS);
+        let too_long = "t".repeat(MAX_TENANT_CHARS + 1);
+        for tenant in [
+            json!(""),
+            json!(5),
+            json!(null),
+            json!(["a"]),
+            json!(too_long),
+        ] {
             let err =
                 user_from_claims(&claims(json!({ "sub": "a", "tenant": tenant }))).unwrap_err();
             assert_eq!(err, AuthError::InvalidToken);

@@ -179,6 +179,37 @@ pub struct ServerConfig {
         global = true
     )]
     pub typing_rate_per_second: u32,
+    /// Every other client event (join, leave, mark-read, close…), per
+    /// socket, checked before any database work; the excess is `rate_limited`.
+    #[arg(
+        long,
+        env = "EVENT_RATE_PER_SECOND",
+        default_value_t = 20,
+        global = true
+    )]
+    pub event_rate_per_second: u32,
+    /// Burst of those events per socket.
+    #[arg(long, env = "EVENT_BURST", default_value_t = 40, global = true)]
+    pub event_burst: u32,
+    /// Sessions a user may open per second (REST), socket and REST together.
+    #[arg(long, env = "OPEN_RATE_PER_SECOND", default_value_t = 1, global = true)]
+    pub open_rate_per_second: u32,
+    /// Burst of session openings per user.
+    #[arg(long, env = "OPEN_BURST", default_value_t = 5, global = true)]
+    pub open_burst: u32,
+    /// Session rooms one socket may be in at once (`join-session` past it:
+    /// `rate_limited`).
+    #[arg(
+        long,
+        env = "MAX_ROOMS_PER_SOCKET",
+        default_value_t = 200,
+        global = true
+    )]
+    pub max_rooms_per_socket: usize,
+    /// The most messages one catch-up (`join-session` with
+    /// `lastMessageId`) returns; `hasMore` says when more follow.
+    #[arg(long, env = "CATCH_UP_LIMIT", default_value_t = 500, global = true)]
+    pub catch_up_limit: u64,
     /// Largest websocket message accepted, in bytes (larger closes the socket).
     #[arg(long, env = "WS_MAX_MESSAGE_SIZE", default_value_t = 64 * 1024, global = true)]
     pub ws_max_message_size: usize,

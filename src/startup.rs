@@ -395,9 +395,11 @@ fn spawn_housekeeping<A: Adapter>(app: &AppState<A>) {
         loop {
             tick.tick().await;
             let Some(app) = app.upgrade() else { return };
-            app.actions.forget_idle_senders();
-            app.typing_limiter.retain_recent();
-            app.typing_limiter.shrink_to_fit();
+            app.actions.forget_idle_users();
+            for limiter in [&app.typing_limiter, &app.event_limiter] {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
             refresh_local_tenants(&app);
         }
     });

@@ -30,6 +30,9 @@ pub struct Limits {
     /// `send-message` per user, socket and REST together.
     pub send_per_second: u32,
     pub send_burst: u32,
+    /// Opening sessions, per user.
+    pub open_per_second: u32,
+    pub open_burst: u32,
     /// At most this many messages in a join's catch-up.
     pub catch_up: u64,
 }
@@ -41,29 +44,27 @@ pub struct Actions {
     locks: SessionLocks,
     /// send-message, per `(tenant, user)`.
     send_limiter: DefaultKeyedRateLimiter<(String, String)>,
+    /// Opening sessions, per `(tenant, user)`.
+    open_limiter: DefaultKeyedRateLimiter<(String, String)>,
     limits: Limits,
     pub fanout: Arc<Fanout>,
 }
 
 impl Actions {
     pub fn new(db: DatabaseConnection, fanout: Arc<Fanout>, limits: Limits) -> Self {
-        let quota = Quota::per_second(at_least_one(limits.send_per_second))
-            .allow_burst(at_least_one(limits.send_burst));
         Self {
             writer: GroupCommit::start(db.clone()),
             db,
             locks: SessionLocks::default(),
-            send_limiter: RateLimiter::keyed(quota),
+            send_limiter: keyed(limits.send_per_second, limits.send_burst),
+            open_limiter: keyed(limits.open_per_second, limits.open_burst),
             limits,
             fanout,
         }
     }
 
     pub async fn send_message(&self, user: &User, req: SendRequest) -> AppResult<Sent> {
-        let key = (user.tenant.clone(), user.id.clone());
-        if self.send_limiter.check_key(&key).is_err() {
-            return Err(AppError::RateLimited);
-        }
+        within(&self.send_limiter, user)?;
         let _order = self.locks.lock(&req.session_id).await;
         let max = self.limits.message_max_length;
         let changed = messages::send(&self.db, &self.writer, user, req, max).await?;
@@ -73,6 +74,7 @@ impl Actions {
 
     /// Opens a session (or returns the customer's open one).
     pub async fn open_session(&self, user: &User, req: OpenRequest) -> AppResult<Opened> {
+        within(&self.open_limiter, user)?;
         let max = self.limits.message_max_length;
         let changed = sessions::open(&self.db, user, req, max).await?;
         {
@@ -129,16 +131,29 @@ impl Actions {
         Ok(changed.value)
     }
 
-    /// Drops the rate limiter's idle cells (called now and then).
-    pub fn forget_idle_senders(&self) {
-        self.send_limiter.retain_recent();
-        self.send_limiter.shrink_to_fit();
+    /// Drops the rate limiters' idle cells (called now and then).
+    pub fn forget_idle_users(&self) {
+        for limiter in [&self.send_limiter, &self.open_limiter] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
     }
 }
 
-/// A quota of 0 would refuse everything for ever: taken as 1.
-pub fn at_least_one(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
+/// `rate_limited` when the user is over `limiter`'s quota.
+fn within(limiter: &DefaultKeyedRateLimiter<(String, String)>, user: &User) -> AppResult<()> {
+    let key = (user.tenant.clone(), user.id.clone());
+    limiter.check_key(&key).map_err(|_| AppError::RateLimited)
+}
+
+/// A keyed limiter of `per_second` with bursts of `burst`; a quota of 0
+/// would refuse everything for ever, so it is taken as 1.
+pub fn keyed<K: std::hash::Hash + Eq + Clone>(
+    per_second: u32,
+    burst: u32,
+) -> DefaultKeyedRateLimiter<K> {
+    let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(Quota::per_second(at_least_one(per_second)).allow_burst(at_least_one(burst)))
 }
 
 #[cfg(test)]

@@ -70,6 +70,8 @@ impl Setup {
             message_max_length: 100,
             send_per_second: 100,
             send_burst: 100,
+            open_per_second: 100,
+            open_burst: 100,
             catch_up: 3,
         };
         Self {

@@ -13,10 +13,6 @@ use crate::error::AppResult;
 /// Without `lastMessageId`, a join returns this many of the newest messages.
 pub const RECENT: u64 = 50;
 
-/// The most messages one catch-up returns (the default of
-/// `--catch-up-limit`); `hasMore` says when more follow.
-pub const CATCH_UP: u64 = 500;
-
 /// What a join gives the joiner (the ack's `data`).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

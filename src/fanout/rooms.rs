@@ -32,6 +32,11 @@ pub fn session(id: &str) -> String {
     format!("session:{id}")
 }
 
+/// A session's room (of [`session`]).
+pub fn is_session(room: &str) -> bool {
+    room.starts_with("session:")
+}
+
 /// The presence room of a user: `agents:` for staff, `customers:` otherwise.
 pub fn presence(user: &User) -> String {
     if user.role.is_staff() {

@@ -9,6 +9,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
+use super::reply::Limit::{Own, PerSocket};
 use super::reply::on;
 use super::{messages, sessions, typing};
 use crate::app::AppState;
@@ -64,12 +65,12 @@ pub async fn authenticate<A: Adapter>(
 /// connect handler runs in a task spawned after CONNECT, so events a client
 /// sends the moment it is connected could otherwise find no handler.
 fn prepare<A: Adapter>(s: &SocketRef<A>, user: &User) {
-    on(s, "join-session", sessions::join_session::<A>);
-    on(s, "leave-session", sessions::leave_session::<A>);
-    on(s, "close-session", sessions::close_session::<A>);
-    on(s, "send-message", messages::send_message::<A>);
-    on(s, "mark-read", messages::mark_read::<A>);
-    on(s, "typing", typing::typing::<A>);
+    on(s, "join-session", PerSocket, sessions::join_session::<A>);
+    on(s, "leave-session", PerSocket, sessions::leave_session::<A>);
+    on(s, "close-session", PerSocket, sessions::close_session::<A>);
+    on(s, "send-message", Own, messages::send_message::<A>);
+    on(s, "mark-read", PerSocket, messages::mark_read::<A>);
+    on(s, "typing", Own, typing::typing::<A>);
     s.on_disconnect(on_disconnect::<A>);
     s.join(rooms::user(&user.tenant, &user.id));
     s.join(rooms::presence(user));

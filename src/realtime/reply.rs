@@ -25,8 +25,19 @@ pub struct Event<A: Adapter> {
     pub user: User,
 }
 
+/// The rate limit an event is under.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The per-socket limit of every client event without one of its own,
+    /// checked before any work (`--event-rate-per-second`).
+    PerSocket,
+    /// Its own, checked by the handler: `send-message` per user,
+    /// `typing` per socket (the excess dropped silently).
+    Own,
+}
+
 /// Registers `handler` for client event `event` on the socket.
-pub fn on<A, F, Fut, T>(s: &SocketRef<A>, event: &'static str, handler: F)
+pub fn on<A, F, Fut, T>(s: &SocketRef<A>, event: &'static str, limit: Limit, handler: F)
 where
     A: Adapter,
     F: Fn(Event<A>, Value) -> Fut + Copy + Send + Sync + 'static,
@@ -43,6 +54,9 @@ where
             let in_flight = app.in_flight.enter();
             let result = match (&in_flight, payload(data)) {
                 (None, _) => Err(AppError::Unavailable("shutting down".into())),
+                (Some(_), _) if limit == Limit::PerSocket && over_limit(&app, &s) => {
+                    Err(AppError::RateLimited)
+                }
                 (Some(_), Ok(value)) => {
                     let cx = Event {
                         app: app.clone(),
@@ -56,6 +70,11 @@ where
             reply(&app, &s, ack, event, result);
         },
     );
+}
+
+/// Whether the socket is over the per-socket event limit (this event counts).
+pub fn over_limit<A: Adapter>(app: &AppState<A>, s: &SocketRef<A>) -> bool {
+    app.event_limiter.check_key(&s.id.to_string()).is_err()
 }
 
 /// The payload of an event, or `invalid_payload` when it was not JSON (a

@@ -20,6 +20,12 @@ use crate::fanout::{Payload, payload, rooms};
 pub async fn join_session<A: Adapter>(cx: Event<A>, payload_in: Value) -> AppResult<Payload> {
     let Event { app, socket, user } = cx;
     let req = JoinRequest::parse(&payload_in)?;
+    let room = rooms::session(&req.session_id);
+    let in_rooms = socket.rooms();
+    let sessions_joined = in_rooms.iter().filter(|r| rooms::is_session(r)).count();
+    if sessions_joined >= app.config.max_rooms_per_socket && !in_rooms.iter().any(|r| *r == room) {
+        return Err(AppError::RateLimited);
+    }
     let mut answer = None;
     app.actions
         .join_session(&user, req, |joined: &Joined| {

@@ -6,10 +6,10 @@ use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use super::reply::Event;
+use super::reply::{Event, over_limit};
 use crate::chat::input::TypingRequest;
 use crate::chat::{User, sessions};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::fanout::rooms;
 use crate::fanout::typing::TypingTimers;
 
@@ -18,6 +18,10 @@ pub async fn typing<A: Adapter>(cx: Event<A>, payload: Value) -> AppResult<Value
     let req = TypingRequest::parse(&payload)?;
     let room = rooms::session(&req.session_id);
     if !socket.rooms().iter().any(|r| *r == room) {
+        // A lookup follows: under the per-socket limit of every event.
+        if over_limit(&app, &socket) {
+            return Err(AppError::RateLimited);
+        }
         let why = "join the session before typing in it";
         return Err(sessions::refuse(&app.db, &user, &req.session_id, why).await);
     }

@@ -198,6 +198,31 @@ describe('useChatSocket against the real server', () => {
     agent.unmount();
   });
 
+  it('follows hasMore until a long catch-up is complete', async () => {
+    const own = await startServer({ extraArgs: ['--catch-up-limit', '2'] });
+    try {
+      const ana = await user('customer', 'Ana', own);
+      const session = await openSession(ana.token, 'First', own);
+      const customer = renderChat({ sessionId: session.id, token: ana.token }, own);
+      await waitFor(() => expect(customer.result.current.joined).toBe(true), WAIT);
+      act(() => {
+        customer.result.current.socket!.io.engine.close();
+      });
+      await waitFor(() => expect(customer.result.current.isConnected).toBe(false), WAIT);
+      const away = ['a1', 'a2', 'a3', 'a4', 'a5'];
+      for (const text of away) {
+        // The customer's other device, through REST.
+        await own.rest('POST', `/api/chat/sessions/${session.id}/messages`, ana.token, { content: text });
+      }
+      // Five messages came while away; each catch-up gives at most two.
+      await waitFor(() => expect(contents(customer.result.current.messages)).toEqual(['First', ...away]), WAIT);
+      expectOrderedOnce(customer.result.current.messages);
+      customer.unmount();
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('fills a hole in seq with a catch-up join', async () => {
     const ana = await user('customer', 'Ana');
     const bo = await user('agent', 'Bo');
@@ -225,7 +250,6 @@ describe('useChatSocket against the real server', () => {
     const own = await startServer();
     try {
       const ana = await user('customer', 'Ana', own);
-      const bo = await user('agent', 'Bo', own);
       const session = await openSession(ana.token, 'Before the crash', own);
       const customer = renderChat({ sessionId: session.id, token: ana.token }, own);
       const agent = renderChat({ sessionId: session.id, token: bo.token }, own);

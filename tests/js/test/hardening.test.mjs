@@ -10,8 +10,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { JWT_SECRET, freshDatabase, serverBinary, spawnServer, spawnServerFor, useServer } from '../lib/server.mjs';
-import { connect, connectError, hmacToken, makeUser, uniqueId } from '../lib/clients.mjs';
-import { httpRequest, rawEngineSocket, until } from '../lib/attack.mjs';
+import { connect, connectError, hmacToken, makeUser, uniqueId, until } from '../lib/clients.mjs';
+import { httpRequest, rawEngineSocket } from '../lib/attack.mjs';
 import { api, expectRestError, expectStatus } from '../lib/rest.mjs';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -338,7 +338,7 @@ describe('10. security headers and /metrics', () => {
 
   it('with --metrics-addr, serves /metrics there and not on the public port', async (t) => {
     const server = await spawnServerFor(t, { args: ['--metrics-addr', '127.0.0.1:0'] });
-    const [, metricsUrl] = await until(() => server.logs().match(/metrics on (http:\/\/\S+\/metrics)/), { message: 'the metrics address in the log' });
+    const [, metricsUrl] = await until(() => server.logs().match(/metrics on (http:\/\/\S+\/metrics)/), { what: 'the metrics address in the log' });
     assert.equal((await httpRequest(`${server.url}/metrics`)).status, 404);
     const metrics = await httpRequest(metricsUrl);
     assert.equal(metrics.status, 200);

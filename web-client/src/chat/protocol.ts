@@ -61,7 +61,8 @@ export type ErrorBody = { code: ErrorCode; message: string };
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 
 export type ConnectedEvent = { user: UserRef; socketId: string; serverTime: string };
-export type JoinResult = { session: Session; messages: Message[] };
+// hasMore (v1.3): the catch-up stopped at the server's limit; join again from its last message.
+export type JoinResult = { session: Session; messages: Message[]; hasMore?: boolean };
 export type SessionJoinedEvent = { session: Session; user: UserRef; messages?: Message[] };
 export type UserTypingEvent = { sessionId: string; user: UserRef; isTyping: boolean };
 export type MessagesReadEvent = {

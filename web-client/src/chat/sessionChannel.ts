@@ -239,6 +239,16 @@ export class SessionChannel {
       this.joinFailures = 0;
       this.setSession(result.session, false);
       this.absorb(result.messages ?? [], !this.initialised);
+      // A long absence: the catch-up comes in parts, each from the last.
+      while (result.hasMore && !this.stopped) {
+        const last = contiguousTail(this.confirmed, this.floorSeq);
+        if (!last) break;
+        result = await this.connection.request<JoinResult>('join-session', {
+          sessionId: this.sessionId,
+          lastMessageId: last.id,
+        });
+        this.absorb(result.messages ?? [], false);
+      }
       this.emitChange();
       for (const entry of this.outbox.unsent()) void this.transmit(entry);
     } catch (err) {
