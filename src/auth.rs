@@ -202,7 +202,7 @@ fn random_secret() -> String {
 /// The longest `tenant` claim accepted (docs/protocol.md §2).
 pub const MAX_TENANT_CHARS: usize = 128;
 
-/// Reads `sub`, `role`/`roles`, `name`, `email` and `tenant` (PROTOCOL §2).
+/// Reads `sub`, `role`/`roles`, `name`, `email` and `tenant` (docs/protocol.md §2).
 pub fn user_from_claims(claims: &Map<String, Value>) -> Result<User, AuthError> {
     let id = match claims.get("sub") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),

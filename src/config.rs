@@ -327,7 +327,7 @@ impl ServerConfig {
     }
 
     /// The address to listen on: HOST when set, else every interface in
-    /// production and loopback only in development mode (PROTOCOL §1).
+    /// production and loopback only in development mode (docs/protocol.md §1).
     pub fn listen_addr(&self) -> SocketAddr {
         let default = if self.dev_mode() {
             IpAddr::V4(Ipv4Addr::LOCALHOST)

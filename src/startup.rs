@@ -343,7 +343,7 @@ async fn unknown_route() -> AppError {
 }
 
 /// CORS_ORIGINS when set; otherwise loopback origins in development mode
-/// (PROTOCOL §1), none outside it (no CORS headers at all).
+/// (docs/protocol.md §1), none outside it (no CORS headers at all).
 fn cors(config: &ServerConfig) -> CorsLayer {
     let origin = match &config.cors_origins {
         Some(list) => AllowOrigin::list(

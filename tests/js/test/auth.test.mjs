@@ -1,4 +1,4 @@
-// PROTOCOL.md §2: where the handshake finds the JWT, which tokens are refused
+// docs/protocol.md §2: where the handshake finds the JWT, which tokens are refused
 // and with which `connect_error`, and how claims become a user.
 
 import assert from 'node:assert/strict';

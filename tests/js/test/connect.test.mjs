@@ -1,4 +1,4 @@
-// PROTOCOL.md §1, §2 "On success", §5 `connected`: both transports, the
+// docs/protocol.md §1, §2 "On success", §5 `connected`: both transports, the
 // `connected` payload, and the stats snapshot agents get at once.
 
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// PROTOCOL.md §3 ErrorCode and §4 failure rules: every code is reachable
+// docs/protocol.md §3 ErrorCode and §4 failure rules: every code is reachable
 // with its ack and `exception`; malformed payloads never drop the connection
 // and never change stored data.
 

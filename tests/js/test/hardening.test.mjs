@@ -177,7 +177,7 @@ describe('11. JWT details', () => {
     assert.equal(err.message, 'unauthorized: invalid_token');
   });
 
-  it('still strips a leading "Bearer " from auth.token (PROTOCOL §2)', async () => {
+  it('still strips a leading "Bearer " from auth.token (docs/protocol.md §2)', async () => {
     const user = makeUser('customer', { tenant: uniqueId('t') });
     const socket = await connect(srv.server, `Bearer ${user.token}`, { transports: ['websocket'] });
     assert.ok(socket.connected);

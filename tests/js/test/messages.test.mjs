@@ -1,4 +1,4 @@
-// PROTOCOL.md §4 send-message and join-session's history, §5 new-message:
+// docs/protocol.md §4 send-message and join-session's history, §5 new-message:
 // validation, idempotent retries, seq order, and catch-up with lastMessageId.
 
 import assert from 'node:assert/strict';

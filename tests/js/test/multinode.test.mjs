@@ -1,6 +1,6 @@
 // Several nodes behind one Redis (socketioxide-redis) and one PostgreSQL
 // database, as deployed (docker-compose.yml): every server event of
-// PROTOCOL.md §5 crosses nodes, presence counts users on all nodes, races
+// docs/protocol.md §5 crosses nodes, presence counts users on all nodes, races
 // between nodes are decided by the database, concurrent senders on several
 // nodes get gap-free seqs and every message exactly once, a node killed with
 // SIGKILL loses no acknowledged message and its clients catch up on another
@@ -418,7 +418,7 @@ describe('a node killed with SIGKILL under traffic', () => {
 
     // The reconnected customer has everything: what it saw before the crash, the
     // catch-up, and what came live after the join. A message committed on another
-    // node while the join ran may fall between the two (PROTOCOL §4): like the
+    // node while the join ran may fall between the two (docs/protocol.md §4): like the
     // reference client, fill a gap with one more join from the last gap-free seq.
     const last = stored.at(-1);
     await receivedCount(back.socket, 'new-message', 1, { timeout: 3000, filter: (m) => m.id === last.id }).catch(() => {});

@@ -1,4 +1,4 @@
-// PROTOCOL.md §4 rate limits: send-message N per second per user with a
+// docs/protocol.md §4 rate limits: send-message N per second per user with a
 // burst, rate_limited beyond it, other users unaffected, nothing stored.
 
 import assert from 'node:assert/strict';

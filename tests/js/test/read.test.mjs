@@ -1,4 +1,4 @@
-// PROTOCOL.md §4 mark-read, §5 messages-read, §3 Message.readAt and
+// docs/protocol.md §4 mark-read, §5 messages-read, §3 Message.readAt and
 // Session.unreadCount.
 
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// PROTOCOL.md §6: every REST route, its status codes and error bodies,
+// docs/protocol.md §6: every REST route, its status codes and error bodies,
 // pagination, and the socket events REST changes emit.
 
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// PROTOCOL.md §4 "an acked message is never lost" and join-session catch-up
+// docs/protocol.md §4 "an acked message is never lost" and join-session catch-up
 // with lastMessageId, across a server restart on the same database and port.
 
 import assert from 'node:assert/strict';

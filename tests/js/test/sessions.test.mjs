@@ -1,4 +1,4 @@
-// PROTOCOL.md §4 join-session / leave-session / close-session and §5
+// docs/protocol.md §4 join-session / leave-session / close-session and §5
 // session-joined, session-updated, session-closed, new-pending-session.
 
 import assert from 'node:assert/strict';

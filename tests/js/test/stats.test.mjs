@@ -1,4 +1,4 @@
-// PROTOCOL.md §3 Stats and §5 stats-update: correct counts per tenant,
+// docs/protocol.md §3 Stats and §5 stats-update: correct counts per tenant,
 // coalesced to at most one per 500 ms, and one within 500 ms of any change.
 
 import assert from 'node:assert/strict';

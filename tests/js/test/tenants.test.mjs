@@ -1,4 +1,4 @@
-// PROTOCOL.md §2 "Tenants are isolated": another tenant's session is
+// docs/protocol.md §2 "Tenants are isolated": another tenant's session is
 // not_found whatever the route, no event crosses tenants, stats are per tenant.
 
 import assert from 'node:assert/strict';

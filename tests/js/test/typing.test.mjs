@@ -1,4 +1,4 @@
-// PROTOCOL.md §4 typing and §5 user-typing: relayed to the room minus the
+// docs/protocol.md §4 typing and §5 user-typing: relayed to the room minus the
 // sender, refused outside the room, stopped by the server after 5 s or on
 // disconnect, and rate limited silently.
 

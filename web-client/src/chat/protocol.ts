@@ -1,4 +1,4 @@
-// The shapes of PROTOCOL.md §3-§5, as the server sends them. Kept in one
+// The shapes of docs/protocol.md §3-§5, as the server sends them. Kept in one
 // file so a change of the contract is a change here and a type error
 // everywhere it matters.
 

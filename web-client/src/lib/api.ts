@@ -1,4 +1,4 @@
-// The REST half of PROTOCOL.md §6: a thin fetch wrapper that turns the
+// The REST half of docs/protocol.md §6: a thin fetch wrapper that turns the
 // `{ error: { code, message } }` bodies into ChatError, and one function per
 // endpoint the pages use.
 
