@@ -1,6 +1,8 @@
 //! Builds the application (database, Socket.IO layer, REST router, static
 //! files), binds its listener, serves it and shuts it down gracefully.
 
+mod cors;
+mod housekeeping;
 mod serve;
 mod static_files;
 
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -20,7 +22,6 @@ use sea_orm::DatabaseConnection;
 use socketioxide::{SocketIo, SocketIoBuilder};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::{TcpListener, TcpSocket};
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -193,7 +194,7 @@ impl<A: Adapter> Parts<A> {
         listener: TcpListener,
         metrics_listener: Option<TcpListener>,
     ) -> Application {
-        spawn_housekeeping(&self.app);
+        housekeeping::spawn_housekeeping(&self.app);
         let metrics = metrics_listener.map(|l| (l, metrics_router(&self.app)));
         let io = self.io;
         Application {
@@ -244,7 +245,7 @@ fn assemble<A: Adapter>(
             config.socket_header_max_bytes,
             http::compact_head::compact_head,
         ))
-        .layer(cors(&config))
+        .layer(cors::cors(&config))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -340,110 +341,4 @@ fn warn_about_development_mode(config: &ServerConfig, source: &KeySource) {
 
 async fn unknown_route() -> AppError {
     AppError::NotFound("no such route".into())
-}
-
-/// CORS_ORIGINS when set; otherwise loopback origins in development mode
-/// (docs/protocol.md §1), none outside it (no CORS headers at all).
-fn cors(config: &ServerConfig) -> CorsLayer {
-    let origin = match &config.cors_origins {
-        Some(list) => AllowOrigin::list(
-            list.iter()
-                .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
-                .collect::<Vec<_>>(),
-        ),
-        None if config.dev_mode() => {
-            AllowOrigin::predicate(|origin, _| origin.to_str().is_ok_and(is_loopback_origin))
-        }
-        None => return CorsLayer::new(),
-    };
-    CorsLayer::new()
-        .allow_origin(origin)
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers(AllowHeaders::list([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-requested-with"),
-        ]))
-        .allow_credentials(true)
-}
-
-/// `http://localhost`, `http://127.0.0.1` or `http://[::1]`, with any port.
-fn is_loopback_origin(origin: &str) -> bool {
-    let Some(rest) = origin.strip_prefix("http://") else {
-        return false;
-    };
-    ["localhost", "127.0.0.1", "[::1]"].iter().any(|host| {
-        rest.strip_prefix(host).is_some_and(|port| {
-            port.is_empty()
-                || port
-                    .strip_prefix(':')
-                    .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        })
-    })
-}
-
-/// Every `--stats-refresh-seconds` (30): drop the rate limiters' idle
-/// cells, and refresh the stats
-/// of every tenant with staff on this node (a node that died elsewhere
-/// changed the online counts without a change event here).
-fn spawn_housekeeping<A: Adapter>(app: &AppState<A>) {
-    let period = Duration::from_secs(app.config.stats_refresh_seconds.max(1));
-    let app = Arc::downgrade(app);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let Some(app) = app.upgrade() else { return };
-            app.actions.forget_idle_users();
-            for limiter in [&app.typing_limiter, &app.event_limiter] {
-                limiter.retain_recent();
-                limiter.shrink_to_fit();
-            }
-            refresh_local_tenants(&app);
-        }
-    });
-}
-
-/// Schedules a `stats-update` for every tenant with staff connected here.
-fn refresh_local_tenants<A: Adapter>(app: &AppState<A>) {
-    let Some(ns) = app.chat() else { return };
-    let tenants: std::collections::BTreeSet<String> = ns
-        .sockets()
-        .iter()
-        .filter_map(|s| s.extensions.get::<crate::chat::User>())
-        .filter(crate::chat::access::may_see_stats)
-        .map(|user| user.tenant)
-        .collect();
-    for tenant in tenants {
-        app.fanout().stats_changed(&tenant);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_http_origins_are_loopback() {
-        for yes in [
-            "http://localhost:5173",
-            "http://127.0.0.1:3001",
-            "http://[::1]:8080",
-            "http://localhost",
-        ] {
-            assert!(is_loopback_origin(yes), "{yes}");
-        }
-        for no in [
-            "https://evil.example",
-            "http://localhost.evil.example",
-            "http://127.0.0.1.nip.io:3001",
-            "http://localhost:",
-            "http://localhost:80x",
-            "https://localhost:5173",
-            "null",
-        ] {
-            assert!(!is_loopback_origin(no), "{no}");
-        }
-    }
 }
