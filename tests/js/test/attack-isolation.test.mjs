@@ -16,7 +16,9 @@ import { activeSession, sendMessages } from '../lib/scenario.mjs';
 import { useServer } from '../lib/server.mjs';
 import { snapshotMessages, ws } from '../lib/attack.mjs';
 
-const generous = ['--send-rate-per-second', '1000', '--send-burst', '1000'];
+// Every event of the probe is refused or answered, not rate limited: the
+// limits have their own tests (limits.test.mjs).
+const generous = ['--send-rate-per-second', '1000', '--send-burst', '1000', '--event-rate-per-second', '100000', '--event-burst', '100000'];
 
 describe('a customer against another customer\'s session', () => {
   const srv = useServer({ args: generous });
