@@ -191,7 +191,7 @@ pub struct ServerConfig {
     /// Burst of those events per socket.
     #[arg(long, env = "EVENT_BURST", default_value_t = 40, global = true)]
     pub event_burst: u32,
-    /// Sessions a user may open per second (REST), socket and REST together.
+    /// Sessions a user may open per second (`POST /api/chat/sessions`).
     #[arg(long, env = "OPEN_RATE_PER_SECOND", default_value_t = 1, global = true)]
     pub open_rate_per_second: u32,
     /// Burst of session openings per user.

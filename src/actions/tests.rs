@@ -89,6 +89,17 @@ impl Setup {
     }
 }
 
+/// Opens a session for `customer` with `body`, and forgets what was heard.
+async fn open(t: &Setup, customer: &User, body: Value) -> Opened {
+    let opened = t
+        .actions
+        .open_session(customer, OpenRequest::parse(&body).unwrap())
+        .await
+        .unwrap();
+    t.heard();
+    opened
+}
+
 fn user(id: &str, role: Role) -> User {
     User {
         id: id.into(),
@@ -142,12 +153,7 @@ async fn opening_with_a_message_stores_both_and_announces_the_session_before_its
 async fn a_send_is_announced_once_and_its_retry_not_at_all() {
     let t = Setup::new().await;
     let customer = user("c1", Role::Customer);
-    let opened = t
-        .actions
-        .open_session(&customer, OpenRequest::parse(&json!({})).unwrap())
-        .await
-        .unwrap();
-    t.heard();
+    let opened = open(&t, &customer, json!({})).await;
     let id = opened.session.id;
     let send = || {
         SendRequest::parse(&json!({ "sessionId": id, "content": " hi ", "clientMessageId": "m1" }))
@@ -173,12 +179,7 @@ async fn a_send_is_announced_once_and_its_retry_not_at_all() {
 async fn an_agent_joining_a_pending_session_takes_it_and_a_second_agent_only_watches() {
     let t = Setup::new().await;
     let customer = user("c1", Role::Customer);
-    let opened = t
-        .actions
-        .open_session(&customer, OpenRequest::parse(&json!({})).unwrap())
-        .await
-        .unwrap();
-    t.heard();
+    let opened = open(&t, &customer, json!({})).await;
     let id = opened.session.id;
     let join = || JoinRequest::parse(&json!(id)).unwrap();
     let mut entered = Vec::new();
@@ -217,12 +218,7 @@ async fn an_agent_joining_a_pending_session_takes_it_and_a_second_agent_only_wat
 async fn a_failed_join_takes_nothing() {
     let t = Setup::new().await;
     let customer = user("c1", Role::Customer);
-    let opened = t
-        .actions
-        .open_session(&customer, OpenRequest::parse(&json!({})).unwrap())
-        .await
-        .unwrap();
-    t.heard();
+    let opened = open(&t, &customer, json!({})).await;
     let req =
         JoinRequest::parse(&json!({ "sessionId": opened.session.id, "lastMessageId": "nope" }))
             .unwrap();
@@ -239,21 +235,12 @@ async fn a_failed_join_takes_nothing() {
 async fn catch_up_is_capped_and_says_more_follow() {
     let t = Setup::new().await;
     let customer = user("c1", Role::Customer);
-    let opened = t
-        .actions
-        .open_session(
-            &customer,
-            OpenRequest::parse(&json!({ "message": "m0" })).unwrap(),
-        )
-        .await
-        .unwrap();
+    let opened = open(&t, &customer, json!({ "message": "m0" })).await;
     let id = opened.session.id;
-    let mut first = None;
     for i in 1..=5 {
         let req =
             SendRequest::parse(&json!({ "sessionId": id, "content": format!("m{i}") })).unwrap();
-        let sent = t.actions.send_message(&customer, req).await.unwrap();
-        first.get_or_insert(sent.message.id);
+        t.actions.send_message(&customer, req).await.unwrap();
     }
     // After m0: m1..m5, five messages, with a cap of 3.
     let anchor = t
@@ -284,15 +271,7 @@ async fn marking_read_with_nothing_unread_changes_and_announces_nothing() {
     let t = Setup::new().await;
     let customer = user("c1", Role::Customer);
     let admin = user("boss", Role::Admin);
-    let opened = t
-        .actions
-        .open_session(
-            &customer,
-            OpenRequest::parse(&json!({ "message": "hi" })).unwrap(),
-        )
-        .await
-        .unwrap();
-    t.heard();
+    let opened = open(&t, &customer, json!({ "message": "hi" })).await;
     let read = || MarkReadRequest::parse(&json!({ "sessionId": opened.session.id })).unwrap();
     assert_eq!(t.actions.mark_read(&admin, read()).await.unwrap(), 1);
     assert_eq!(t.heard()[0].1, "messages-read");
@@ -304,12 +283,7 @@ async fn marking_read_with_nothing_unread_changes_and_announces_nothing() {
 async fn closing_twice_announces_once() {
     let t = Setup::new().await;
     let customer = user("c1", Role::Customer);
-    let opened = t
-        .actions
-        .open_session(&customer, OpenRequest::parse(&json!({})).unwrap())
-        .await
-        .unwrap();
-    t.heard();
+    let opened = open(&t, &customer, json!({})).await;
     let close = || CloseRequest::parse(&json!({ "sessionId": opened.session.id })).unwrap();
     let closed = t.actions.close_session(&customer, close()).await.unwrap();
     assert_eq!(closed.status, "closed");

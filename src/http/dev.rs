@@ -9,6 +9,7 @@ use socketioxide::adapter::Adapter;
 
 use super::JsonBody;
 use crate::app::AppState;
+use crate::auth::MAX_TENANT_CHARS;
 use crate::chat::Role;
 use crate::chat::input::{Fields, parse_id};
 use crate::error::{AppError, AppResult};
@@ -37,6 +38,14 @@ async fn mint_token<A: Adapter>(
         .opt_str("tenant")?
         .map(|t| parse_id(t, "tenant"))
         .transpose()?;
+    if tenant
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_TENANT_CHARS)
+    {
+        return Err(AppError::invalid(format!(
+            "tenant is longer than {MAX_TENANT_CHARS} characters"
+        )));
+    }
     let token = app
         .verifier
         .mint(

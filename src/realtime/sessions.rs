@@ -15,15 +15,17 @@ use crate::fanout::{Payload, payload, rooms};
 /// The socket enters the session's room under the session's lock (see
 /// [`crate::actions::Actions::join_session`]) and gets `session-joined`;
 /// the rest of the room hears of it when this is the user's first socket
-/// there (on any node) or the join took the session. The payload is
+/// there (on any node; a socket joining again is not) or the join took the
+/// session. The payload is
 /// serialised once, for the event and the ack.
 pub async fn join_session<A: Adapter>(cx: Event<A>, payload_in: Value) -> AppResult<Payload> {
     let Event { app, socket, user } = cx;
     let req = JoinRequest::parse(&payload_in)?;
     let room = rooms::session(&req.session_id);
     let in_rooms = socket.rooms();
+    let rejoining = in_rooms.iter().any(|r| *r == room);
     let sessions_joined = in_rooms.iter().filter(|r| rooms::is_session(r)).count();
-    if sessions_joined >= app.config.max_rooms_per_socket && !in_rooms.iter().any(|r| *r == room) {
+    if sessions_joined >= app.config.max_rooms_per_socket && !rejoining {
         return Err(AppError::RateLimited);
     }
     let mut answer = None;
@@ -35,7 +37,8 @@ pub async fn join_session<A: Adapter>(cx: Event<A>, payload_in: Value) -> AppRes
             let (s, answer) = (&socket, &mut answer);
             let user = &user;
             async move {
-                let first_here = !has_another_socket_in(s, user, &room).await;
+                // A socket joining again (a catch-up in parts) is no news.
+                let first_here = !rejoining && !has_another_socket_in(s, user, &room).await;
                 s.join(room.clone());
                 if let Err(err) = s.emit("session-joined", &to_joiner) {
                     tracing::debug!(socket = %s.id, error = %err, "cannot send session-joined");
