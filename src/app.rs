@@ -14,6 +14,7 @@ use crate::chat::group_commit::GroupCommit;
 use crate::chat::stats::MessageCounts;
 use crate::chat::users::UserRecorder;
 use crate::config::ServerConfig;
+use crate::db::Databases;
 use crate::metrics::Metrics;
 use crate::realtime::redis_driver::ReconnectingDriver;
 use crate::realtime::stats::StatsCoalescer;
@@ -25,6 +26,10 @@ pub type AppState<A> = Arc<App<A>>;
 
 pub struct App<A: Adapter> {
     pub db: DatabaseConnection,
+    /// The read pool ([`crate::db`]): for reads that change nothing and
+    /// may be slow on a long history (lists, pages, stats), so they never
+    /// hold the connection the chat writes through.
+    pub reads: DatabaseConnection,
     /// Stores concurrent messages in one transaction.
     pub group_commit: GroupCommit,
     /// Records the users of concurrent connections in one upsert.
@@ -53,7 +58,7 @@ pub struct App<A: Adapter> {
 
 impl<A: Adapter> App<A> {
     pub fn new(
-        db: DatabaseConnection,
+        databases: Databases,
         verifier: Verifier,
         config: ServerConfig,
         redis: Option<ReconnectingDriver>,
@@ -62,10 +67,12 @@ impl<A: Adapter> App<A> {
         let send_quota = Quota::per_second(per_second(config.send_rate_per_second))
             .allow_burst(per_second(config.send_burst));
         let typing_quota = Quota::per_second(per_second(config.typing_rate_per_second));
+        let Databases { writer: db, reader } = databases;
         Self {
             group_commit: GroupCommit::start(db.clone()),
             users: UserRecorder::start(db.clone()),
             db,
+            reads: reader,
             io: OnceLock::new(),
             verifier,
             node_id: crate::chat::new_id(),

@@ -45,7 +45,8 @@ impl Application {
         let (verifier, source) = Verifier::from_config(&config)?;
         warn_about_development_mode(&config, &source);
         let db = db::connect(&config).await?;
-        db::migrate(&db).await?;
+        db::migrate(&db.writer).await?;
+        db::spawn_optimizer(&db.writer, &config);
         tracing::info!(database = %redact_url(&config.database_url), "database ready");
         let listener = bind(SocketAddr::new(config.host, config.port))?;
 
@@ -193,7 +194,7 @@ impl<A: Adapter> Parts<A> {
 /// The app state, the Socket.IO layer and the router, for any adapter.
 fn assemble<A: Adapter>(
     config: ServerConfig,
-    db: DatabaseConnection,
+    db: db::Databases,
     verifier: Verifier,
     redis: Option<ReconnectingDriver>,
     builder: SocketIoBuilder<A>,

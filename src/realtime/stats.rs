@@ -86,5 +86,5 @@ pub fn refresh_local_tenants<A: Adapter>(app: &AppState<A>) {
 /// The tenant's stats now.
 pub async fn snapshot<A: Adapter>(app: &AppState<A>, tenant: &str) -> AppResult<Stats> {
     let online = super::presence::online(app, tenant).await;
-    domain_stats::compute(&app.db, &app.message_counts, tenant, online).await
+    domain_stats::compute(&app.reads, &app.message_counts, tenant, online).await
 }
