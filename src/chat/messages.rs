@@ -5,7 +5,7 @@ use entities::{message, session};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel, UpdateMany,
+    QueryOrder, QuerySelect, Select, Set, TransactionTrait, TryIntoModel, UpdateMany,
 };
 
 use super::access::{self, CLOSED};
@@ -236,14 +236,17 @@ pub async fn latest(
     session_id: &str,
     limit: u64,
 ) -> AppResult<Vec<message::Model>> {
-    let mut rows = message::Entity::find()
+    let mut rows = latest_query(session_id, limit).all(db).await?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// The query [`latest`] runs (newest first).
+pub fn latest_query(session_id: &str, limit: u64) -> Select<message::Entity> {
+    message::Entity::find()
         .filter(message::Column::SessionId.eq(session_id))
         .order_by_desc(message::Column::Seq)
         .limit(limit)
-        .all(db)
-        .await?;
-    rows.reverse();
-    Ok(rows)
 }
 
 /// Every message after `seq`, oldest first (catch-up, however long the gap).
@@ -252,12 +255,15 @@ pub async fn after_seq(
     session_id: &str,
     seq: i64,
 ) -> AppResult<Vec<message::Model>> {
-    Ok(message::Entity::find()
+    Ok(after_seq_query(session_id, seq).all(db).await?)
+}
+
+/// The query [`after_seq`] runs.
+pub fn after_seq_query(session_id: &str, seq: i64) -> Select<message::Entity> {
+    message::Entity::find()
         .filter(message::Column::SessionId.eq(session_id))
         .filter(message::Column::Seq.gt(seq))
         .order_by_asc(message::Column::Seq)
-        .all(db)
-        .await?)
 }
 
 /// Which way a page of history goes from its anchor message.
@@ -274,29 +280,30 @@ pub async fn page(
     from: PageFrom,
     limit: u64,
 ) -> AppResult<(Vec<message::Model>, bool)> {
-    let query = message::Entity::find().filter(message::Column::SessionId.eq(session_id));
-    let (query, ascending) = match from {
-        PageFrom::Newest => (query.order_by_desc(message::Column::Seq), false),
-        PageFrom::Before(seq) => (
-            query
-                .filter(message::Column::Seq.lt(seq))
-                .order_by_desc(message::Column::Seq),
-            false,
-        ),
-        PageFrom::After(seq) => (
-            query
-                .filter(message::Column::Seq.gt(seq))
-                .order_by_asc(message::Column::Seq),
-            true,
-        ),
-    };
-    let mut rows = query.limit(limit + 1).all(db).await?;
+    let ascending = matches!(from, PageFrom::After(_));
+    let mut rows = page_query(session_id, &from, limit).all(db).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     if !ascending {
         rows.reverse();
     }
     Ok((rows, more))
+}
+
+/// The query [`page`] runs: one more row than `limit`, in the page's
+/// direction (ascending only `After`).
+pub fn page_query(session_id: &str, from: &PageFrom, limit: u64) -> Select<message::Entity> {
+    let query = message::Entity::find().filter(message::Column::SessionId.eq(session_id));
+    let query = match *from {
+        PageFrom::Newest => query.order_by_desc(message::Column::Seq),
+        PageFrom::Before(seq) => query
+            .filter(message::Column::Seq.lt(seq))
+            .order_by_desc(message::Column::Seq),
+        PageFrom::After(seq) => query
+            .filter(message::Column::Seq.gt(seq))
+            .order_by_asc(message::Column::Seq),
+    };
+    query.limit(limit + 1)
 }
 
 /// What a mark-read did.

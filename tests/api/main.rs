@@ -8,5 +8,6 @@ mod cli;
 mod helpers;
 mod lifecycle;
 mod messages;
+mod query_plans;
 mod security;
 mod sessions;
