@@ -89,7 +89,6 @@ async fn open(config: &ServerConfig, role: Role) -> anyhow::Result<DatabaseConne
                     .synchronous(synchronous)
                     .busy_timeout(ACQUIRE_TIMEOUT)
                     .foreign_keys(true)
-                    .analysis_limit(SQLITE_ANALYSIS_LIMIT)
             }),
             // Read-only: a write through the reader is a bug, and fails.
             // The journal mode is the file's (WAL, set by the writer).
@@ -139,11 +138,24 @@ pub fn spawn_optimizer(db: &DatabaseConnection, config: &ServerConfig) {
         let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
-            if let Err(err) = db.execute_unprepared("PRAGMA optimize=0x10002").await {
-                tracing::warn!(%err, "PRAGMA optimize failed");
+            match optimize(&db).await {
+                Ok(()) => tracing::debug!("planner statistics checked"),
+                Err(err) => tracing::warn!(%err, "PRAGMA optimize failed"),
             }
         }
     });
+}
+
+/// The limit is set in the same transaction (so on the same connection)
+/// as `PRAGMA optimize`: set only as a connection option, it was not in
+/// effect, and the first `ANALYZE` of a 4 GB file held the writer for
+/// minutes.
+async fn optimize(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = db.begin().await?;
+    txn.execute_unprepared(&format!("PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}"))
+        .await?;
+    txn.execute_unprepared("PRAGMA optimize = 0x10002").await?;
+    txn.commit().await
 }
 
 /// Key of the PostgreSQL advisory lock that serialises migrations.
