@@ -103,12 +103,15 @@ pub async fn run(args: GrowthArgs) -> anyhow::Result<Value> {
             .filter_map(|(label, _, chat)| chat.as_ref().map(|c| (
                 label.to_string(),
                 json!({
-                    "idle": crate::report::summary_ms(&c.idle),
-                    "agents_paging": crate::report::summary_ms(&c.loaded),
-                    "agents": args.agents,
-                    "pages_read": c.pages,
-                    "p50_ratio": ratio(&c.loaded, &c.idle),
-                })
+                        "idle": crate::report::summary_ms(&c.idle),
+                        "agents_paging": crate::report::summary_ms(&c.loaded),
+                        "agents": args.agents,
+                        "pages_read": c.pages,
+                "failed_pages": c.failed_pages,
+                "unacked_idle": c.unacked_idle,
+                "unacked_agents_paging": c.unacked_loaded,
+                        "p50_ratio": ratio(&c.loaded, &c.idle),
+                    })
             )))
             .collect::<serde_json::Map<_, _>>()
     );
