@@ -16,6 +16,7 @@ use crate::auth::Verifier;
 use crate::chat::stats::MessageCounts;
 use crate::chat::users::UserRecorder;
 use crate::config::ServerConfig;
+use crate::db::Databases;
 use crate::fanout::stats::StatsSource;
 use crate::fanout::typing::TypingTimers;
 use crate::fanout::{Fanout, SocketEmitter};
@@ -29,7 +30,12 @@ pub type AppState<A> = Arc<App<A>>;
 pub const NAMESPACE: &str = "/chat";
 
 pub struct App<A: Adapter> {
+    /// The writer: every change goes through it.
     pub db: DatabaseConnection,
+    /// The read pool ([`crate::db`]): for reads that change nothing and
+    /// may be slow on a long history (lists, pages, stats), so they never
+    /// hold the connection the chat writes through.
+    pub reads: DatabaseConnection,
     /// Every change, for sockets and REST alike.
     pub actions: Actions,
     /// Records the users of concurrent connections in one upsert.
@@ -53,15 +59,19 @@ pub struct App<A: Adapter> {
 
 impl<A: Adapter> App<A> {
     pub fn new(
-        db: DatabaseConnection,
+        databases: Databases,
         verifier: Verifier,
         config: ServerConfig,
         redis: Option<ReconnectingDriver>,
     ) -> Self {
+        let Databases {
+            writer: db,
+            reader: reads,
+        } = databases;
         let metrics = Metrics::new();
         let sockets = Arc::new(SocketEmitter::new(NAMESPACE));
         let stats = StatsSource {
-            db: db.clone(),
+            db: reads.clone(),
             counts: MessageCounts::default(),
             emitter: sockets.clone(),
         };
@@ -75,9 +85,10 @@ impl<A: Adapter> App<A> {
             catch_up: config.catch_up_limit.max(1),
         };
         Self {
-            actions: Actions::new(db.clone(), fanout, limits),
+            actions: Actions::new(db.clone(), reads.clone(), fanout, limits),
             users: UserRecorder::start(db.clone()),
             db,
+            reads,
             sockets,
             verifier,
             node_id: crate::chat::new_id(),

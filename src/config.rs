@@ -314,6 +314,32 @@ pub struct ServerConfig {
         global = true
     )]
     pub shutdown_timeout_seconds: u64,
+    /// Connections of the read pool (REST lists and history pages, stats):
+    /// on SQLite read-only connections beside the single writer, so a slow
+    /// read never waits in front of a message.
+    #[arg(long, env = "DATABASE_READERS", default_value_t = 4, global = true)]
+    pub database_readers: u32,
+    /// PostgreSQL: connections of the write pool.
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub database_max_connections: u32,
+    /// PostgreSQL: a read of the read pool running longer than this is
+    /// cancelled (`statement_timeout`), and its connection given back.
+    #[arg(long, env = "READ_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    pub read_timeout_ms: u64,
+    /// SQLite: how often `PRAGMA optimize` refreshes the planner statistics
+    /// (also once at start-up).
+    #[arg(
+        long,
+        env = "SQLITE_OPTIMIZE_SECONDS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub sqlite_optimize_seconds: u64,
 }
 
 impl ServerConfig {

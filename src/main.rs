@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Migrate) => {
             let db = db::connect(&cli.server).await?;
-            db::migrate(&db).await?;
+            db::migrate(&db.writer).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

@@ -52,7 +52,8 @@ impl Application {
         let (verifier, source) = Verifier::from_config(&config)?;
         warn_about_development_mode(&config, &source);
         let db = db::connect(&config).await?;
-        db::migrate(&db).await?;
+        db::migrate(&db.writer).await?;
+        db::spawn_optimizer(&db.writer, &config);
         tracing::info!(database = %redact_url(&config.database_url), "database ready");
         let listener = bind(config.listen_addr())?;
         let metrics_listener = match config.metrics_addr {
@@ -213,7 +214,7 @@ impl<A: Adapter> Parts<A> {
 /// The app state, the Socket.IO layer and the router, for any adapter.
 fn assemble<A: Adapter>(
     config: ServerConfig,
-    db: DatabaseConnection,
+    db: db::Databases,
     verifier: Verifier,
     redis: Option<ReconnectingDriver>,
     builder: SocketIoBuilder<A>,

@@ -37,6 +37,9 @@ pub enum Scenario {
     Ramp(RampArgs),
     /// A short chat run for CI: zero loss and a JSON line, no timing checks.
     Smoke(SmokeArgs),
+    /// Seeds a long history, then measures what a person waits on against
+    /// an empty and the seeded database, and the chat while agents read.
+    Growth(GrowthArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -187,4 +190,44 @@ pub struct SmokeArgs {
     /// Aggregate rate, messages per second.
     #[arg(long, default_value_t = 150.0)]
     pub rate: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GrowthArgs {
+    /// `--database-url` is the database to seed and measure (SQLite or
+    /// PostgreSQL; default: a SQLite file in a temporary directory). The
+    /// empty one is a fresh SQLite file, or `<database>_empty` beside it.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Closed sessions to seed.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub sessions: u64,
+    /// Messages per seeded session.
+    #[arg(long, default_value_t = 10)]
+    pub messages: u64,
+    /// Tenants; tenant-0 holds half the sessions, the others share the rest.
+    #[arg(long, default_value_t = 100)]
+    pub tenants: u64,
+    /// Months the history spans, up to yesterday.
+    #[arg(long, default_value_t = 12)]
+    pub months: u64,
+    /// Sessions of the small baseline database, seeded the same way, so its
+    /// pages are as full as the big one's (0: none, only the empty one).
+    #[arg(long, default_value_t = 10_000)]
+    pub baseline_sessions: u64,
+    /// Runs of each operation.
+    #[arg(long, default_value_t = 20)]
+    pub runs: usize,
+    /// The database is seeded already (by an earlier run): only migrate it.
+    #[arg(long)]
+    pub reuse: bool,
+    /// Seed (and migrate), measure nothing.
+    #[arg(long)]
+    pub seed_only: bool,
+    /// Seconds the customer sends, alone and then while agents read.
+    #[arg(long, default_value_t = 10.0)]
+    pub chat_seconds: f64,
+    /// Agents paging through the session list while the customer sends.
+    #[arg(long, default_value_t = 10)]
+    pub agents: usize,
 }

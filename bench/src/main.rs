@@ -7,6 +7,7 @@
 //! - `fleet`: chat sessions and the open-loop pacer shared by `chat`,
 //!   `ramp` and `smoke`
 //! - `connect`, `chat`, `ramp`, `smoke`: the scenarios
+//! - `growth`: a seeded long history against an empty database
 //! - `report`, `token`, `net`: histograms, JWTs, source addresses and fd limit
 //!
 //! Progress goes to stderr; each scenario ends with one JSON line on stdout.
@@ -15,6 +16,7 @@ mod chat;
 mod cli;
 mod connect;
 mod fleet;
+mod growth;
 mod net;
 mod ramp;
 mod report;
@@ -52,6 +54,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Chat(args) => chat::run(args).await,
             Scenario::Ramp(args) => ramp::run(args).await,
             Scenario::Smoke(args) => smoke::run(args).await,
+            Scenario::Growth(args) => growth::run(args).await,
         }
     });
     // Sockets still open are dropped with the runtime, without waiting.

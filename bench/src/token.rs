@@ -9,6 +9,8 @@ struct Claims<'a> {
     sub: &'a str,
     role: &'a str,
     name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
     exp: u64,
 }
 
@@ -30,10 +32,16 @@ impl Minter {
     }
 
     pub fn mint(&self, sub: &str, role: &str) -> anyhow::Result<String> {
+        self.mint_in(sub, role, None)
+    }
+
+    /// A token of `tenant` (the server's `default` when `None`).
+    pub fn mint_in(&self, sub: &str, role: &str, tenant: Option<&str>) -> anyhow::Result<String> {
         let claims = Claims {
             sub,
             role,
             name: sub,
+            tenant,
             exp: self.exp,
         };
         Ok(encode(&Header::default(), &claims, &self.key)?)

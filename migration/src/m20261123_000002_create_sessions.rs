@@ -7,7 +7,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 pub enum Sessions {
     Table,
     Id,

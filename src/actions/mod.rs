@@ -39,6 +39,8 @@ pub struct Limits {
 
 pub struct Actions {
     db: DatabaseConnection,
+    /// The read pool, for reads that may be long (a join's catch-up).
+    reads: DatabaseConnection,
     /// Stores concurrent messages in one transaction.
     writer: GroupCommit,
     locks: SessionLocks,
@@ -51,10 +53,16 @@ pub struct Actions {
 }
 
 impl Actions {
-    pub fn new(db: DatabaseConnection, fanout: Arc<Fanout>, limits: Limits) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        reads: DatabaseConnection,
+        fanout: Arc<Fanout>,
+        limits: Limits,
+    ) -> Self {
         Self {
             writer: GroupCommit::start(db.clone()),
             db,
+            reads,
             locks: SessionLocks::default(),
             send_limiter: keyed(limits.send_per_second, limits.send_burst),
             open_limiter: keyed(limits.open_per_second, limits.open_burst),
@@ -99,7 +107,7 @@ impl Actions {
         Fut: Future<Output = ()>,
     {
         let _order = self.locks.lock(&req.session_id).await;
-        let changed = join::join(&self.db, user, &req, self.limits.catch_up).await?;
+        let changed = join::join(&self.db, &self.reads, user, &req, self.limits.catch_up).await?;
         enter_room(&changed.value).await;
         self.fanout.publish(&changed).await;
         Ok(changed.value)

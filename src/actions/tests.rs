@@ -75,7 +75,7 @@ impl Setup {
             catch_up: 3,
         };
         Self {
-            actions: Actions::new(db, fanout, limits),
+            actions: Actions::new(db.clone(), db, fanout, limits),
             recorder,
             stats,
             _dir: dir,

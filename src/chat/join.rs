@@ -33,8 +33,11 @@ pub struct Joined {
 /// Checks the join and, for staff joining a pending session, takes it.
 /// Checked before taking: a join that fails (a bad `lastMessageId`)
 /// changes nothing. Another agent faster to take it: the joiner watches.
+/// The history (up to `catch_up_limit` rows) is read through `reads`, so a
+/// long catch-up does not hold the connection the chat writes through.
 pub async fn join(
     db: &DatabaseConnection,
+    reads: &DatabaseConnection,
     user: &User,
     req: &JoinRequest,
     catch_up_limit: u64,
@@ -55,9 +58,9 @@ pub async fn join(
         };
     }
     let (messages, has_more) = match anchor {
-        Some(seq) => history::page(db, &row.id, PageFrom::After(seq), catch_up_limit).await?,
+        Some(seq) => history::page(reads, &row.id, PageFrom::After(seq), catch_up_limit).await?,
         None => (
-            history::page(db, &row.id, PageFrom::Newest, RECENT)
+            history::page(reads, &row.id, PageFrom::Newest, RECENT)
                 .await?
                 .0,
             false,

@@ -6,7 +6,7 @@ use entities::{message, session};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
+    QueryOrder, QuerySelect, Select, Set, TransactionTrait, TryIntoModel,
 };
 
 use super::access::{self, SessionStatus};
@@ -141,12 +141,16 @@ async fn open_session_of(
     db: &impl ConnectionTrait,
     user: &User,
 ) -> AppResult<Option<session::Model>> {
-    Ok(session::Entity::find()
+    Ok(open_session_query(user).one(db).await?)
+}
+
+/// The query that finds the customer's open session. Public for the
+/// query-plan test.
+pub fn open_session_query(user: &User) -> Select<session::Entity> {
+    session::Entity::find()
         .filter(session::Column::Tenant.eq(&user.tenant))
         .filter(session::Column::CustomerId.eq(&user.id))
         .filter(session::Column::Status.ne(SessionStatus::Closed.as_str()))
-        .one(db)
-        .await?)
 }
 
 /// Sessions the user may list, newest first, `limit` rows after the cursor
@@ -158,6 +162,24 @@ pub async fn list(
     limit: u64,
     after_id: Option<&str>,
 ) -> AppResult<(Vec<session::Model>, Option<String>)> {
+    let mut rows = list_query(user, status, limit, after_id)?.all(db).await?;
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+/// The query [`list`] runs: one more row than `limit`, to tell whether
+/// there is a next page. Public for the query-plan test.
+pub fn list_query(
+    user: &User,
+    status: Option<&str>,
+    limit: u64,
+    after_id: Option<&str>,
+) -> AppResult<Select<session::Entity>> {
     let mut query = session::Entity::find().filter(session::Column::Tenant.eq(&user.tenant));
     if user.role == Role::Customer {
         query = query.filter(session::Column::CustomerId.eq(&user.id));
@@ -169,18 +191,7 @@ pub async fn list(
     if let Some(after_id) = after_id {
         query = query.filter(session::Column::Id.lt(after_id));
     }
-    let mut rows = query
-        .order_by_desc(session::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| r.id.clone())
-    } else {
-        None
-    };
-    Ok((rows, next))
+    Ok(query.order_by_desc(session::Column::Id).limit(limit + 1))
 }
 
 /// An agent (or admin) takes a pending session for themself. `Ok(None)`:

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use super::Stats;
 use super::clock::{now_ms, rfc3339, start_of_utc_day};
@@ -84,6 +84,16 @@ impl MessageCounts {
     }
 }
 
+/// The statement [`compute`] runs: the counts since `day` (midnight),
+/// the messages since `until` and those of them before `next_until`.
+pub fn query(backend: DbBackend, tenant: &str, day: i64, until: i64, next_until: i64) -> Statement {
+    Statement::from_sql_and_values(
+        backend,
+        QUERY,
+        [tenant.into(), day.into(), until.into(), next_until.into()],
+    )
+}
+
 pub async fn compute(
     db: &impl ConnectionTrait,
     counts: &MessageCounts,
@@ -93,15 +103,12 @@ pub async fn compute(
     let now = now_ms();
     let settled = counts.get(tenant, now);
     let next_until = (now - SETTLE_MS).max(settled.until);
-    let statement = Statement::from_sql_and_values(
+    let statement = query(
         db.get_database_backend(),
-        QUERY,
-        [
-            tenant.into(),
-            settled.day.into(),
-            settled.until.into(),
-            next_until.into(),
-        ],
+        tenant,
+        settled.day,
+        settled.until,
+        next_until,
     );
     let row = Row::find_by_statement(statement)
         .one(db)

@@ -31,7 +31,7 @@ async fn list_messages<A: Adapter>(
 ) -> AppResult<Json<Value>> {
     let params = params(query)?;
     let limit = limit(&params)?;
-    let row = sessions::find(&app.db, &user, &parse_id(&id, "session id")?).await?;
+    let row = sessions::find(&app.reads, &user, &parse_id(&id, "session id")?).await?;
     let anchor = |key: &str| params.get(key).filter(|v| !v.is_empty());
     let from = match (anchor("before"), anchor("after")) {
         (Some(_), Some(_)) => {
@@ -40,15 +40,15 @@ async fn list_messages<A: Adapter>(
             ));
         }
         (Some(before), None) => {
-            PageFrom::Before(sessions::message_in(&app.db, &row.id, before).await?.seq)
+            PageFrom::Before(sessions::message_in(&app.reads, &row.id, before).await?.seq)
         }
         (None, Some(after)) => {
-            PageFrom::After(sessions::message_in(&app.db, &row.id, after).await?.seq)
+            PageFrom::After(sessions::message_in(&app.reads, &row.id, after).await?.seq)
         }
         (None, None) => PageFrom::Newest,
     };
     let forward = matches!(from, PageFrom::After(_));
-    let (rows, more) = history::page(&app.db, &row.id, from, limit).await?;
+    let (rows, more) = history::page(&app.reads, &row.id, from, limit).await?;
     let next = more
         .then(|| if forward { rows.last() } else { rows.first() })
         .flatten()

@@ -60,8 +60,8 @@ async fn list_sessions<A: Adapter>(
         .get("status")
         .filter(|s| !s.is_empty())
         .map(String::as_str);
-    let (rows, next) = sessions::list(&app.db, &user, status, limit, after.as_deref()).await?;
-    let items = users::session_views(&app.db, &rows).await?;
+    let (rows, next) = sessions::list(&app.reads, &user, status, limit, after.as_deref()).await?;
+    let items = users::session_views(&app.reads, &rows).await?;
     Ok(Json(
         json!({ "items": items, "nextCursor": next.map(|id| URL_SAFE_NO_PAD.encode(id)) }),
     ))
@@ -80,8 +80,8 @@ async fn get_session<A: Adapter>(
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
 ) -> AppResult<Json<SessionView>> {
-    let row = sessions::find(&app.db, &user, &parse_id(&id, "session id")?).await?;
-    Ok(Json(users::session_view(&app.db, &row).await?))
+    let row = sessions::find(&app.reads, &user, &parse_id(&id, "session id")?).await?;
+    Ok(Json(users::session_view(&app.reads, &row).await?))
 }
 
 async fn assign_session<A: Adapter>(

@@ -9,5 +9,6 @@ mod cli;
 mod helpers;
 mod lifecycle;
 mod messages;
+mod query_plans;
 mod security;
 mod sessions;

@@ -2,7 +2,9 @@
 //! after a message, and catch-up after a `seq`.
 
 use entities::message;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 use crate::error::AppResult;
 
@@ -20,27 +22,28 @@ pub async fn page(
     from: PageFrom,
     limit: u64,
 ) -> AppResult<(Vec<message::Model>, bool)> {
-    let query = message::Entity::find().filter(message::Column::SessionId.eq(session_id));
-    let (query, ascending) = match from {
-        PageFrom::Newest => (query.order_by_desc(message::Column::Seq), false),
-        PageFrom::Before(seq) => (
-            query
-                .filter(message::Column::Seq.lt(seq))
-                .order_by_desc(message::Column::Seq),
-            false,
-        ),
-        PageFrom::After(seq) => (
-            query
-                .filter(message::Column::Seq.gt(seq))
-                .order_by_asc(message::Column::Seq),
-            true,
-        ),
-    };
-    let mut rows = query.limit(limit + 1).all(db).await?;
+    let ascending = matches!(from, PageFrom::After(_));
+    let mut rows = page_query(session_id, &from, limit).all(db).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     if !ascending {
         rows.reverse();
     }
     Ok((rows, more))
+}
+
+/// The query [`page`] runs: one more row than `limit`, in the page's
+/// direction (ascending only `After`). Public for the query-plan test.
+pub fn page_query(session_id: &str, from: &PageFrom, limit: u64) -> Select<message::Entity> {
+    let query = message::Entity::find().filter(message::Column::SessionId.eq(session_id));
+    let query = match *from {
+        PageFrom::Newest => query.order_by_desc(message::Column::Seq),
+        PageFrom::Before(seq) => query
+            .filter(message::Column::Seq.lt(seq))
+            .order_by_desc(message::Column::Seq),
+        PageFrom::After(seq) => query
+            .filter(message::Column::Seq.gt(seq))
+            .order_by_asc(message::Column::Seq),
+    };
+    query.limit(limit + 1)
 }
