@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
+use tokio::sync::Semaphore;
 
 use crate::actions::{Actions, Limits, keyed};
 use crate::auth::Verifier;
@@ -36,6 +37,10 @@ pub struct App<A: Adapter> {
     /// may be slow on a long history (lists, pages, stats), so they never
     /// hold the connection the chat writes through.
     pub reads: DatabaseConnection,
+    /// Admission to the REST reads ([`crate::config::ServerConfig::read_concurrency`]):
+    /// a dashboard reloading in a loop then queues here instead of taking
+    /// the core from the chat.
+    pub read_slots: Arc<Semaphore>,
     /// Every change, for sockets and REST alike.
     pub actions: Actions,
     /// Records the users of concurrent connections in one upsert.
@@ -84,7 +89,12 @@ impl<A: Adapter> App<A> {
             open_burst: config.open_burst,
             catch_up: config.catch_up_limit.max(1),
         };
+        let read_slots = config.read_concurrency.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            cpus.min(config.database_readers.max(1) as usize)
+        });
         Self {
+            read_slots: Arc::new(Semaphore::new(read_slots.max(1))),
             actions: Actions::new(db.clone(), reads.clone(), fanout, limits),
             users: UserRecorder::start(db.clone()),
             db,

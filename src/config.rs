@@ -319,6 +319,11 @@ pub struct ServerConfig {
     /// read never waits in front of a message.
     #[arg(long, env = "DATABASE_READERS", default_value_t = 4, global = true)]
     pub database_readers: u32,
+    /// REST reads (lists, pages, stats) handled at once; the others wait
+    /// their turn without using the CPU the chat needs. Default: the CPUs
+    /// this process may run on, at most --database-readers.
+    #[arg(long, env = "READ_CONCURRENCY", global = true)]
+    pub read_concurrency: Option<usize>,
     /// PostgreSQL: connections of the write pool.
     #[arg(
         long,

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 
-use super::{AuthUser, JsonBody, Params, limit, params};
+use super::{AuthUser, JsonBody, Params, ReadSlot, limit, params};
 use crate::app::AppState;
 use crate::chat::input::{SendRequest, parse_id};
 use crate::chat::messages::history::{self, PageFrom};
@@ -26,6 +26,7 @@ pub fn router<A: Adapter>() -> Router<AppState<A>> {
 async fn list_messages<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
+    _turn: ReadSlot,
     Path(id): Path<String>,
     query: Params,
 ) -> AppResult<Json<Value>> {

@@ -59,6 +59,25 @@ impl<A: Adapter> FromRequestParts<AppState<A>> for AuthUser {
     }
 }
 
+/// A turn at the REST reads (see `App::read_slots`), held while the
+/// handler runs.
+pub struct ReadSlot {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<A: Adapter> FromRequestParts<AppState<A>> for ReadSlot {
+    type Rejection = AppError;
+
+    async fn from_request_parts(_: &mut Parts, app: &AppState<A>) -> Result<Self, AppError> {
+        app.read_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map(|permit| Self { _permit: permit })
+            .map_err(|_| AppError::Unavailable("shutting down".into()))
+    }
+}
+
 /// A JSON body as a [`Value`] (absent is `null`), parsed by the same
 /// functions as socket payloads.
 pub struct JsonBody(pub Value);

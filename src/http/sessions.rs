@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 
-use super::{AuthUser, JsonBody, Params, limit, params};
+use super::{AuthUser, JsonBody, Params, ReadSlot, limit, params};
 use crate::app::AppState;
 use crate::chat::input::{CloseRequest, MarkReadRequest, OpenRequest, parse_assign, parse_id};
 use crate::chat::{SessionView, sessions, users};
@@ -47,6 +47,7 @@ async fn open_session<A: Adapter>(
 async fn list_sessions<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
+    _turn: ReadSlot,
     query: Params,
 ) -> AppResult<Json<Value>> {
     let params = params(query)?;
@@ -78,6 +79,7 @@ fn decode_cursor(cursor: &str) -> AppResult<String> {
 async fn get_session<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
+    _turn: ReadSlot,
     Path(id): Path<String>,
 ) -> AppResult<Json<SessionView>> {
     let row = sessions::find(&app.reads, &user, &parse_id(&id, "session id")?).await?;

@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::AuthUser;
+use super::{AuthUser, ReadSlot};
 use crate::app::AppState;
 use crate::chat::{Stats, User, access};
 use crate::error::AppResult;
@@ -23,6 +23,7 @@ pub fn router<A: Adapter>() -> Router<AppState<A>> {
 async fn get_stats<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
+    _turn: ReadSlot,
 ) -> AppResult<Json<Stats>> {
     Ok(Json(app.fanout().stats.snapshot_for(&user).await?))
 }
