@@ -9,9 +9,8 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::reply::Limit::{Own, PerSocket};
-use super::reply::on;
-use super::{messages, sessions, typing};
+use super::dispatch::dispatch;
+use super::typing;
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::chat::clock::{now_ms, rfc3339};
@@ -65,12 +64,7 @@ pub async fn authenticate<A: Adapter>(
 /// connect handler runs in a task spawned after CONNECT, so events a client
 /// sends the moment it is connected could otherwise find no handler.
 fn prepare<A: Adapter>(s: &SocketRef<A>, user: &User) {
-    on(s, "join-session", PerSocket, sessions::join_session::<A>);
-    on(s, "leave-session", PerSocket, sessions::leave_session::<A>);
-    on(s, "close-session", PerSocket, sessions::close_session::<A>);
-    on(s, "send-message", Own, messages::send_message::<A>);
-    on(s, "mark-read", PerSocket, messages::mark_read::<A>);
-    on(s, "typing", Own, typing::typing::<A>);
+    s.on_fallback(dispatch::<A>);
     s.on_disconnect(on_disconnect::<A>);
     s.join(rooms::user(&user.tenant, &user.id));
     s.join(rooms::presence(user));

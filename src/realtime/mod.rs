@@ -3,6 +3,7 @@
 //! through `crate::fanout`, not from here.
 
 pub mod connection;
+pub mod dispatch;
 pub mod messages;
 pub mod reply;
 pub mod sessions;

@@ -1,5 +1,5 @@
-//! How a client event is handled: [`on`] registers a handler under its
-//! event name, and every handler gets the same treatment: the event counts
+//! How a client event is answered ([`answer`], called by
+//! [`super::dispatch`] for every known event): the event counts
 //! as in flight (graceful shutdown waits for it, and refuses new ones with
 //! `unavailable` once it has started), its JSON payload (or
 //! `invalid_payload`) goes to the handler, and the result is the ack
@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use socketioxide::ParserError;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, SocketRef};
 
 use crate::app::AppState;
 use crate::chat::User;
@@ -36,40 +36,33 @@ pub enum Limit {
     Own,
 }
 
-/// Registers `handler` for client event `event` on the socket.
-pub fn on<A, F, Fut, T>(s: &SocketRef<A>, event: &'static str, limit: Limit, handler: F)
-where
+/// Handles one client event with `handler`: the event counts as in
+/// flight, is checked against its `limit`, gets its payload, and is
+/// answered with the ack (and, on failure, `exception`).
+pub async fn answer<A, F, Fut, T>(
+    cx: Event<A>,
+    event: &str,
+    data: Result<Value, ParserError>,
+    ack: AckSender<A>,
+    limit: Limit,
+    handler: F,
+) where
     A: Adapter,
-    F: Fn(Event<A>, Value) -> Fut + Copy + Send + Sync + 'static,
-    Fut: Future<Output = AppResult<T>> + Send + 'static,
+    F: FnOnce(Event<A>, Value) -> Fut,
+    Fut: Future<Output = AppResult<T>>,
     T: Serialize,
 {
-    s.on(
-        event,
-        move |s: SocketRef<A>,
-              TryData(data): TryData<Value>,
-              ack: AckSender<A>,
-              Extension(user): Extension<User>,
-              State(app): State<AppState<A>>| async move {
-            let in_flight = app.in_flight.enter();
-            let result = match (&in_flight, payload(data)) {
-                (None, _) => Err(AppError::Unavailable("shutting down".into())),
-                (Some(_), _) if limit == Limit::PerSocket && over_limit(&app, &s) => {
-                    Err(AppError::RateLimited)
-                }
-                (Some(_), Ok(value)) => {
-                    let cx = Event {
-                        app: app.clone(),
-                        socket: s.clone(),
-                        user,
-                    };
-                    handler(cx, value).await
-                }
-                (Some(_), Err(err)) => Err(err),
-            };
-            reply(&app, &s, ack, event, result);
-        },
-    );
+    let (app, s) = (cx.app.clone(), cx.socket.clone());
+    let in_flight = app.in_flight.enter();
+    let result = match (&in_flight, payload(data)) {
+        (None, _) => Err(AppError::Unavailable("shutting down".into())),
+        (Some(_), _) if limit == Limit::PerSocket && over_limit(&app, &s) => {
+            Err(AppError::RateLimited)
+        }
+        (Some(_), Ok(value)) => handler(cx, value).await,
+        (Some(_), Err(err)) => Err(err),
+    };
+    reply(&app, &s, ack, event, result);
 }
 
 /// Whether the socket is over the per-socket event limit (this event counts).
