@@ -250,6 +250,7 @@ describe('useChatSocket against the real server', () => {
     const own = await startServer();
     try {
       const ana = await user('customer', 'Ana', own);
+      const bo = await user('agent', 'Bo', own);
       const session = await openSession(ana.token, 'Before the crash', own);
       const customer = renderChat({ sessionId: session.id, token: ana.token }, own);
       const agent = renderChat({ sessionId: session.id, token: bo.token }, own);
