@@ -7,7 +7,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Map, Value};
 
-use crate::chat::{DEFAULT_TENANT, Role, User};
+use crate::chat::{DEFAULT_TENANT, Role, User, is_valid_tenant};
 use crate::config::{JwtAlgorithm, ServerConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -199,9 +199,6 @@ fn random_secret() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The longest `tenant` claim accepted (docs/protocol.md §2).
-pub const MAX_TENANT_CHARS: usize = 128;
-
 /// Reads `sub`, `role`/`roles`, `name`, `email` and `tenant` (docs/protocol.md §2).
 pub fn user_from_claims(claims: &Map<String, Value>) -> Result<User, AuthError> {
     let id = match claims.get("sub") {
@@ -211,9 +208,7 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> Result<User, AuthError> 
     };
     let tenant = match claims.get("tenant") {
         None => DEFAULT_TENANT.to_string(),
-        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_TENANT_CHARS => {
-            s.clone()
-        }
+        Some(Value::String(s)) if is_valid_tenant(s) => s.clone(),
         Some(_) => return Err(AuthError::InvalidToken),
     };
     let mut role = Role::Customer;
@@ -248,6 +243,7 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> Result<User, AuthError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chat::MAX_TENANT_CHARS;
     use serde_json::json;
 
     fn claims(v: Value) -> Map<String, Value> {

@@ -27,6 +27,15 @@ pub use views::{MessageView, SessionView, Stats, UserRef};
 /// The tenant of a token without a `tenant` claim.
 pub const DEFAULT_TENANT: &str = "default";
 
+/// The longest tenant accepted (docs/protocol.md §2).
+pub const MAX_TENANT_CHARS: usize = 128;
+
+/// A tenant name the server accepts: not blank, at most
+/// [`MAX_TENANT_CHARS`] characters.
+pub fn is_valid_tenant(tenant: &str) -> bool {
+    !tenant.trim().is_empty() && tenant.chars().count() <= MAX_TENANT_CHARS
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

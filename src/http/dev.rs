@@ -9,9 +9,8 @@ use socketioxide::adapter::Adapter;
 
 use super::JsonBody;
 use crate::app::AppState;
-use crate::auth::MAX_TENANT_CHARS;
-use crate::chat::Role;
 use crate::chat::input::{Fields, parse_id};
+use crate::chat::{MAX_TENANT_CHARS, Role, is_valid_tenant};
 use crate::error::{AppError, AppResult};
 
 /// Demo tokens last a day.
@@ -38,10 +37,7 @@ async fn mint_token<A: Adapter>(
         .opt_str("tenant")?
         .map(|t| parse_id(t, "tenant"))
         .transpose()?;
-    if tenant
-        .as_ref()
-        .is_some_and(|t| t.chars().count() > MAX_TENANT_CHARS)
-    {
+    if tenant.as_ref().is_some_and(|t| !is_valid_tenant(t)) {
         return Err(AppError::invalid(format!(
             "tenant is longer than {MAX_TENANT_CHARS} characters"
         )));

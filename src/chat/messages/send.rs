@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use super::append::append_valid;
 use super::group_commit::{Append, GroupCommit, Outcome};
 use crate::chat::input::{SendRequest, validate_content};
-use crate::chat::{Changed, MessageView, User, sessions};
+use crate::chat::{Change, Changed, MessageView, User, sessions};
 use crate::error::AppResult;
 
 /// A message, and whether it was stored now (false: a retry of a stored one).
@@ -50,9 +50,14 @@ pub async fn send(
             append_valid(db, user, &row, append.content, append.client_message_id).await?
         }
     };
-    let changes = appended.changes();
+    let message = MessageView::from(&appended.message);
+    let changes = if appended.is_new {
+        vec![Change::MessageStored(message.clone())]
+    } else {
+        Vec::new()
+    };
     let sent = Sent {
-        message: MessageView::from(&appended.message),
+        message,
         is_new: appended.is_new,
     };
     Ok(Changed::new(&user.tenant, sent, changes))
