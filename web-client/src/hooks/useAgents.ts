@@ -7,6 +7,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ChatError, type AgentState } from '../chat/protocol';
 import { sortAgents, upsertAgent } from '../chat/routing';
 import { api } from '../lib/api';
+import { websocketConfig } from '../websocket.config';
 import { useSocketEvent, type ChatConnectionState } from './useChatConnection';
 
 export type AgentsState = {
@@ -18,7 +19,7 @@ export type AgentsState = {
   apply: (agent: AgentState) => void;
 };
 
-export function useAgents(conn: ChatConnectionState, token: string): AgentsState {
+export function useAgents(conn: ChatConnectionState, token: string, serverUrl: string = websocketConfig.serverUrl): AgentsState {
   const { socket, isConnected, agent: me } = conn;
   const [agents, setAgents] = useState<AgentState[]>([]);
   const [supported, setSupported] = useState<boolean | null>(null);
@@ -31,7 +32,7 @@ export function useAgents(conn: ChatConnectionState, token: string): AgentsState
     let cancelled = false;
     heard.current = new Map();
     api
-      .listAgents(token)
+      .listAgents(token, serverUrl)
       .then(({ items }) => {
         if (cancelled) return;
         let list = Array.isArray(items) ? items : [];
@@ -50,7 +51,7 @@ export function useAgents(conn: ChatConnectionState, token: string): AgentsState
     return () => {
       cancelled = true;
     };
-  }, [isConnected, token]);
+  }, [isConnected, token, serverUrl]);
 
   const apply = useCallback((agent: AgentState) => {
     if (!agent || typeof agent.id !== 'string') return;
