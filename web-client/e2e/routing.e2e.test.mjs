@@ -230,7 +230,7 @@ scenarioTest('an admin turns on auto-assignment and a new chat goes to the avail
   await admin.locator('[data-testid="availability"][data-availability="away"]').waitFor({ timeout: T });
   const boRow = admin.locator(`[data-testid="agent-row"][data-agent-id="${boId}"]`);
   await boRow.getByTestId('agent-presence').filter({ hasText: 'Away' }).waitFor({ timeout: T });
-  await boRow.getByLabel('Max chats for Bo Agent').fill('3');
+  await boRow.getByRole('spinbutton', { name: 'Max chats for Bo Agent' }).fill('3');
   await boRow.getByRole('button', { name: 'Set max chats for Bo Agent' }).click();
   await boRow.getByTestId('agent-load').filter({ hasText: '0 of 3 chats' }).waitFor({ timeout: T });
   await bo.getByTestId('my-load').filter({ hasText: '0 of 3 chats' }).waitFor({ timeout: T });

@@ -15,27 +15,30 @@ const CHOICES: { value: Availability; label: string }[] = [
  */
 export function AvailabilityControl({ conn }: { conn: ChatConnectionState }) {
   const id = useId();
-  const [busy, setBusy] = useState(false);
+  // The choice shows at once; a refusal puts the server's value back.
+  const [choosing, setChoosing] = useState<Availability | null>(null);
   const [error, setError] = useState<string | null>(null);
   const { agent, connection, isConnected } = conn;
   if (!agent || !connection) return null;
 
+  const shown = choosing ?? agent.availability;
+
   const choose = async (status: Availability) => {
-    if (status === agent.availability) return;
-    setBusy(true);
+    if (status === shown) return;
+    setChoosing(status);
     setError(null);
     try {
       await connection.setAvailability(status);
     } catch (err) {
       setError((err as Error).message);
     } finally {
-      setBusy(false);
+      setChoosing(null);
     }
   };
 
   return (
     <div className="availability" data-testid="availability" data-availability={agent.availability}>
-      <fieldset className="segmented" disabled={busy || !isConnected}>
+      <fieldset className="segmented" disabled={!isConnected} aria-busy={choosing ? true : undefined}>
         <legend className="visually-hidden">Your availability for new chats</legend>
         {CHOICES.map((c) => (
           <label key={c.value} className={`segmented__option segmented__option--${c.value}`}>
@@ -43,7 +46,7 @@ export function AvailabilityControl({ conn }: { conn: ChatConnectionState }) {
               type="radio"
               name={`${id}-availability`}
               value={c.value}
-              checked={agent.availability === c.value}
+              checked={shown === c.value}
               onChange={() => void choose(c.value)}
             />
             <span>{c.label}</span>
