@@ -23,7 +23,7 @@ export function AgentsPanel({ agents, token, myId, canEdit }: Props) {
   return (
     <section aria-labelledby="team-title" className="panel panel--team">
       <h2 id="team-title" className="panel__title">
-        Team <span className="count-badge" data-testid="team-available" aria-label={`${available} available`}>{available}</span>
+        Team <span className="count-badge" data-testid="team-available">{available}</span>
         <span className="panel__hint">available now</span>
       </h2>
       {agents.error ? (

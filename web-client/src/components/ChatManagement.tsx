@@ -94,8 +94,15 @@ export function ChatManagement({ conn, token, takeRequest, agents, notify }: Pro
 
   useSocketEvent<Session>(socket, 'session-updated', (session) => {
     if (!session?.id) return;
-    const arrival = arrivalFor(latest.current.get(session.id), session, myId, takenByMe.current);
+    const before = latest.current.get(session.id);
+    const arrival = arrivalFor(before, session, myId, takenByMe.current);
     upsert(session);
+    // Sent back to the queue (by me or an admin): no longer ours to show;
+    // kept open, a reconnect's join would take it again.
+    if (session.status === 'pending' && session.assignedAt !== null && before?.status === 'active') {
+      takenByMe.current.delete(session.id);
+      setSelectedId((current) => (current === session.id ? null : current));
+    }
     if (!arrival) return;
     const customer = displayName(session.customer, 'a customer');
     notify({
