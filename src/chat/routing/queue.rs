@@ -131,6 +131,30 @@ pub fn waiting_sql(limit: u64) -> String {
     )
 }
 
+/// Which of `ids` (sessions of tenant `tenant`) are still pending.
+pub async fn still_pending(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    ids: &[&str],
+) -> AppResult<std::collections::HashSet<String>> {
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: String,
+    }
+    let mut pending = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
+        values.extend(chunk.iter().map(|id| (*id).into()));
+        let sql = format!(
+            "SELECT id FROM sessions WHERE tenant = $1 AND status = 'pending' AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let rows: Vec<Id> = sql::all(db, &sql, values).await?;
+        pending.extend(rows.into_iter().map(|r| r.id));
+    }
+    Ok(pending)
+}
+
 /// A pending session in the queue's order.
 #[derive(Clone, Debug, FromQueryResult)]
 pub struct Waiting {
