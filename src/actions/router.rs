@@ -17,6 +17,11 @@ use crate::fanout::Fanout;
 /// A run gives up after this many lost races in a row (the sweep comes back).
 const MAX_RACES: u32 = 50;
 
+/// While another node assigns the tenant's sessions, look again this often,
+/// this many times (the sweep comes back after that).
+const BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(100);
+const MAX_BUSY: u32 = 20;
+
 pub struct Router {
     db: DatabaseConnection,
     pub config: RoutingConfig,
@@ -63,7 +68,7 @@ impl Router {
     }
 
     async fn drain(&self, tenant: &str) {
-        let mut races = 0;
+        let (mut races, mut busy) = (0, 0);
         loop {
             match assign::step(&self.db, &self.config, tenant).await {
                 Ok(Step::Assigned(changed)) => {
@@ -76,6 +81,13 @@ impl Router {
                     return;
                 }
                 Ok(Step::Idle) => return,
+                // Another node is at it: it sees this node's changes too.
+                // Look again in a moment, in case it had just finished.
+                Ok(Step::Busy) if busy < MAX_BUSY => {
+                    busy += 1;
+                    tokio::time::sleep(BUSY_RETRY).await;
+                }
+                Ok(Step::Busy) => return,
                 Err(err) => {
                     tracing::warn!(%tenant, code = err.code().as_str(), "auto-assignment failed; the sweep retries");
                     return;

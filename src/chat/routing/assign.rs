@@ -1,13 +1,13 @@
-//! Auto-assignment (docs/protocol.md §7): one step at a time, each in its
-//! own transaction, race-free across nodes. The agent's row is locked
-//! first (an UPDATE), then their active chats are counted in a fresh
-//! statement and the session is moved with a conditional UPDATE: two
-//! nodes choosing the same agent or the same session cannot both win, and
-//! no agent goes over capacity.
+//! Auto-assignment (docs/protocol.md §7): a step is one transaction, race-
+//! free across nodes. One node at a time assigns a tenant's sessions (on
+//! PostgreSQL a transaction-scoped advisory lock; SQLite has one writer);
+//! the routable agents' rows are locked, their active chats counted in a
+//! fresh statement, and each session moved with a conditional UPDATE: a
+//! session is assigned once, and no agent goes over capacity.
 
 use std::cmp::Ordering;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, TransactionTrait};
 
 use super::RoutingConfig;
 use super::log;
@@ -55,11 +55,11 @@ pub fn candidates_sql() -> String {
     )
 }
 
-/// An active session of an agent of tenant `$1` offline since before `$2`
-/// (they all go, one step each, in no particular order).
+/// Active sessions of agents of tenant `$1` offline since before `$2`
+/// (they all go, a batch at a time, in no particular order).
 pub const ORPHAN_SQL: &str = "SELECT s.id AS id, s.agent_id AS agent_id FROM users u \
     JOIN sessions s ON s.tenant = u.tenant AND s.status = 'active' AND s.agent_id = u.id \
-    WHERE u.tenant = $1 AND u.offline_since <= $2 LIMIT 1";
+    WHERE u.tenant = $1 AND u.offline_since <= $2 LIMIT 20";
 
 /// Routable agents of the tenant with room, best first.
 pub async fn candidates(
@@ -77,10 +77,12 @@ pub async fn candidates(
 /// What one step did.
 #[derive(Debug)]
 pub enum Step {
-    /// A session was given to an agent.
+    /// Sessions were given to agents (one change each).
     Assigned(Changed<()>),
     /// Another node (or a take) changed what this step read: look again.
     Raced,
+    /// Another node is assigning this tenant's sessions right now.
+    Busy,
     /// Nothing to do: not in auto mode, nobody waiting, or nobody with room.
     Idle,
 }
@@ -92,41 +94,167 @@ struct Orphan {
     agent_id: String,
 }
 
-/// Makes the one assignment that should happen next in `tenant`, if any:
-/// first a session of an agent offline for too long, then the oldest
-/// pending session, each to the best candidate it may go to.
+/// The most assignments in one transaction on PostgreSQL (their events go
+/// out together when it commits). SQLite makes one at a time: its single
+/// writer would hold every message behind a longer transaction.
+const BATCH: usize = 20;
+
+/// Makes the assignments that should happen next in `tenant`, in one
+/// transaction: first the sessions of agents offline for too long, then
+/// the pending sessions oldest first, each to the best candidate it may go
+/// to. On PostgreSQL one node at a time does this for a tenant (a
+/// transaction-scoped advisory lock): nodes choosing the same session and
+/// the same agent would otherwise wait on each other's row locks.
 pub async fn step(
     db: &DatabaseConnection,
     config: &RoutingConfig,
     tenant: &str,
 ) -> AppResult<Step> {
-    let settings = settings::load(db, &config.defaults, tenant).await?;
-    if settings.routing != RoutingMode::Auto {
+    let txn = db.begin().await?;
+    if !tenant_lock(&txn, tenant).await? {
+        txn.rollback().await?;
+        return Ok(Step::Busy);
+    }
+    let settings = settings::load(&txn, &config.defaults, tenant).await?;
+    let max = settings.default_max_chats;
+    let mut candidates = if settings.routing == RoutingMode::Auto {
+        candidates(&txn, tenant, max).await?
+    } else {
+        Vec::new()
+    };
+    if candidates.is_empty() {
+        txn.rollback().await?;
         return Ok(Step::Idle);
     }
-    let max = settings.default_max_chats;
-    let candidates = candidates(db, tenant, max).await?;
-    let Some(best) = candidates.first() else {
-        return Ok(Step::Idle);
+    // Lock the candidates' rows before any session (the lock order of
+    // `routing::log`), then count their chats again: while this
+    // transaction lasts their counts cannot change (a take of theirs waits
+    // for it), so the counts kept below are exact.
+    let mut ids: Vec<String> = candidates.iter().map(|c| c.id.clone()).collect();
+    ids.sort_unstable();
+    log::hold_agents(&txn, tenant, &ids).await?;
+    candidates = self::candidates(&txn, tenant, max).await?;
+    candidates.retain(|c| ids.binary_search(&c.id).is_ok());
+    let batch = match txn.get_database_backend() {
+        DbBackend::Postgres => BATCH,
+        _ => 1,
     };
     let now = now_ms();
+    let mut changes = Vec::new();
+    let mut raced = false;
     if let Some(seconds) = settings.reassign_after_offline_seconds {
         let cutoff = now - i64::from(seconds) * 1000;
         let orphans: Vec<Orphan> =
-            sql::all(db, ORPHAN_SQL, vec![tenant.into(), cutoff.into()]).await?;
-        if let Some(orphan) = orphans.first() {
+            sql::all(&txn, ORPHAN_SQL, vec![tenant.into(), cutoff.into()]).await?;
+        for orphan in &orphans {
+            if changes.len() >= batch {
+                break;
+            }
             let how = Move::FromAgent(&orphan.agent_id);
-            return assign(db, tenant, &orphan.id, best, max, how).await;
+            let done = give(
+                &txn,
+                tenant,
+                &orphan.id,
+                how,
+                &mut candidates,
+                max,
+                |_| true,
+                now,
+            )
+            .await?;
+            match done {
+                Some(change) => changes.push(change),
+                None => raced = true,
+            }
         }
     }
-    let waiting = queue::waiting(db, tenant, candidates.len() as u64 + 20).await?;
+    let room: i64 = candidates.iter().map(|c| c.capacity(max) - c.active).sum();
+    let limit = (batch as i64).min(room).max(0) as u64 + 20;
     let hold_since = now - config.requeue_hold_ms;
-    for session in &waiting {
-        if let Some(agent) = candidates.iter().find(|c| may_take(session, c, hold_since)) {
-            return assign(db, tenant, &session.id, agent, max, Move::FromQueue).await;
+    for session in queue::waiting(&txn, tenant, limit).await? {
+        if changes.len() >= batch || candidates.is_empty() {
+            break;
+        }
+        let may = |c: &Candidate| may_take(&session, c, hold_since);
+        if !candidates.iter().any(may) {
+            continue;
+        }
+        let done = give(
+            &txn,
+            tenant,
+            &session.id,
+            Move::FromQueue,
+            &mut candidates,
+            max,
+            may,
+            now,
+        )
+        .await?;
+        match done {
+            Some(change) => changes.push(change),
+            None => raced = true,
         }
     }
-    Ok(Step::Idle)
+    if changes.is_empty() {
+        txn.rollback().await?;
+        return Ok(if raced { Step::Raced } else { Step::Idle });
+    }
+    changes::commit(txn, &changes).await?;
+    tracing::debug!(%tenant, assigned = changes.len(), "auto-assigned");
+    Ok(Step::Assigned(Changed::new(tenant, (), changes)))
+}
+
+/// PostgreSQL: whether this transaction holds the tenant's routing lock
+/// (released when it ends). SQLite has one writer: always.
+async fn tenant_lock(txn: &impl ConnectionTrait, tenant: &str) -> AppResult<bool> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(true);
+    }
+    #[derive(FromQueryResult)]
+    struct Locked {
+        locked: bool,
+    }
+    let rows: Vec<Locked> = sql::all(
+        txn,
+        "SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked",
+        vec![ROUTING_LOCK_CLASS.into(), tenant.into()],
+    )
+    .await?;
+    Ok(rows.first().is_some_and(|r| r.locked))
+}
+
+/// The first key of the tenants' routing locks, apart from any other
+/// advisory lock of the database.
+const ROUTING_LOCK_CLASS: i32 = 0x5b_0007;
+
+/// Gives `session_id` to the first candidate `may` allows, and updates the
+/// candidates as the assignment changed them. `None`: the session had
+/// moved meanwhile (a take, a close) or nobody may take it.
+#[allow(clippy::too_many_arguments)]
+async fn give(
+    txn: &impl ConnectionTrait,
+    tenant: &str,
+    session_id: &str,
+    how: Move<'_>,
+    candidates: &mut Vec<Candidate>,
+    max: u16,
+    may: impl Fn(&Candidate) -> bool,
+    now: i64,
+) -> AppResult<Option<Change>> {
+    let Some(i) = candidates.iter().position(may) else {
+        return Ok(None);
+    };
+    let Some(change) = assign(txn, tenant, session_id, &candidates[i].id, how, now).await? else {
+        return Ok(None);
+    };
+    let agent = &mut candidates[i];
+    agent.active += 1;
+    agent.last_assigned_at = Some(now);
+    if agent.active >= agent.capacity(max) {
+        candidates.remove(i);
+    }
+    candidates.sort_by(fairness);
+    Ok(Some(change))
 }
 
 /// A session sent back to the queue does not go straight back to the
@@ -143,50 +271,38 @@ enum Move<'a> {
     FromAgent(&'a str),
 }
 
+/// One assignment inside the step's transaction, to an agent whose row it
+/// holds: the session moves with a conditional UPDATE (`None` when it had
+/// moved meanwhile), then the agent's last assignment is stamped.
 async fn assign(
-    db: &DatabaseConnection,
+    txn: &impl ConnectionTrait,
     tenant: &str,
     session_id: &str,
-    agent: &Candidate,
-    default_max: u16,
+    agent_id: &str,
     how: Move<'_>,
-) -> AppResult<Step> {
-    let txn = db.begin().await?;
-    let now = now_ms();
-    // Locks the agent's row: a concurrent step for the same agent waits
-    // here, then counts what this one committed.
-    let locked = log::lock_agent(&txn, tenant, &agent.id, now).await?;
-    let active = sql::count(
-        &txn,
-        "SELECT COUNT(*) AS n FROM sessions WHERE tenant = $1 AND status = 'active' AND agent_id = $2",
-        vec![tenant.into(), agent.id.clone().into()],
-    )
-    .await?;
-    if locked == 0 || active >= agent.capacity(default_max) {
-        txn.rollback().await?;
-        return Ok(Step::Raced);
-    }
+    now: i64,
+) -> AppResult<Option<Change>> {
     let (moved, previous) = match how {
         Move::FromQueue => {
             let moved = sql::execute(
-                &txn,
+                txn,
                 "UPDATE sessions SET status = 'active', agent_id = $3, requeued_from = NULL, \
                  assigned_at = COALESCE(assigned_at, CASE WHEN created_at > $4 THEN created_at ELSE $4 END) \
                  WHERE tenant = $1 AND id = $2 AND status = 'pending'",
-                vec![tenant.into(), session_id.into(), agent.id.clone().into(), now.into()],
+                vec![tenant.into(), session_id.into(), agent_id.into(), now.into()],
             )
             .await?;
             (moved, None)
         }
         Move::FromAgent(from) => {
             let moved = sql::execute(
-                &txn,
+                txn,
                 "UPDATE sessions SET agent_id = $3 \
                  WHERE tenant = $1 AND id = $2 AND status = 'active' AND agent_id = $4",
                 vec![
                     tenant.into(),
                     session_id.into(),
-                    agent.id.clone().into(),
+                    agent_id.into(),
                     from.into(),
                 ],
             )
@@ -195,21 +311,16 @@ async fn assign(
         }
     };
     if moved == 0 {
-        txn.rollback().await?;
-        return Ok(Step::Raced);
+        return Ok(None);
     }
+    log::lock_agent(txn, tenant, agent_id, now).await?;
     if previous.is_none() {
-        log::record_from_queue(&txn, tenant, session_id, &agent.id, now).await?;
+        log::record_from_queue(txn, tenant, session_id, agent_id, now).await?;
     }
-    let row = sessions::reload(&txn, session_id).await?;
-    let view = users::session_view(&txn, &row).await?;
-    let changed = vec![Change::SessionAssigned {
-        session: view,
-        previous,
-    }];
-    changes::commit(txn, &changed).await?;
-    tracing::debug!(%tenant, session = %session_id, agent = %agent.id, "auto-assigned");
-    Ok(Step::Assigned(Changed::new(tenant, (), changed)))
+    let row = sessions::reload(txn, session_id).await?;
+    let session = users::session_view(txn, &row).await?;
+    tracing::debug!(%tenant, session = %session_id, agent = %agent_id, "auto-assigned");
+    Ok(Some(Change::SessionAssigned { session, previous }))
 }
 
 #[cfg(test)]

@@ -30,6 +30,26 @@ pub async fn lock_agent(
     .await
 }
 
+/// Locks the rows of `agent_ids` (sorted: one order for every caller)
+/// without stamping them; auto-assignment stamps an agent once a session
+/// is theirs.
+pub async fn hold_agents(
+    txn: &impl ConnectionTrait,
+    tenant: &str,
+    agent_ids: &[String],
+) -> AppResult<()> {
+    for chunk in agent_ids.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
+        values.extend(chunk.iter().map(|id| id.clone().into()));
+        let sql = format!(
+            "UPDATE users SET last_assigned_at = last_assigned_at WHERE tenant = $1 AND id IN ({})",
+            sql::placeholders(2, chunk.len())
+        );
+        sql::execute(txn, &sql, values).await?;
+    }
+    Ok(())
+}
+
 /// Logs that `session_id` left the queue for `agent_id` at `at`.
 pub async fn record_from_queue(
     txn: &impl ConnectionTrait,
