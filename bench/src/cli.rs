@@ -40,6 +40,10 @@ pub enum Scenario {
     /// Seeds a long history, then measures what a person waits on against
     /// an empty and the seeded database, and the chat while agents read.
     Growth(GrowthArgs),
+    /// Auto-assignment: agents with a capacity on one or more nodes, a burst
+    /// of opens; open-to-assignment latency, the queue, the drain after
+    /// closes, events per assignment.
+    Routing(RoutingArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -71,6 +75,9 @@ pub struct ServerArgs {
     /// Extra argument for the started server (repeatable), e.g. --server-arg=--sqlite-synchronous=FULL.
     #[arg(long, allow_hyphen_values = true)]
     pub server_arg: Vec<String>,
+    /// Also show the started server's WARN lines (errors are always shown).
+    #[arg(long)]
+    pub server_warnings: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -230,4 +237,43 @@ pub struct GrowthArgs {
     /// Agents paging through the session list while the customer sends.
     #[arg(long, default_value_t = 10)]
     pub agents: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RoutingArgs {
+    /// `--database-url` is shared by every node (PostgreSQL for more than
+    /// one; default: a fresh SQLite file, one node). `--server-arg`s go to
+    /// every node.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Server processes started, sharing the database and --redis-url.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// Redis of the nodes' adapter (needed for more than one node).
+    #[arg(long)]
+    pub redis_url: Option<String>,
+    /// Agents, connected round-robin over the nodes, all available.
+    #[arg(long, default_value_t = 100)]
+    pub agents: usize,
+    /// Each agent's capacity (the nodes' --agent-max-chats).
+    #[arg(long, default_value_t = 5)]
+    pub max_chats: u16,
+    /// Customers, one session each, connected round-robin over the nodes.
+    #[arg(long, default_value_t = 1000)]
+    pub sessions: usize,
+    /// Opens per second, open loop (POST /api/chat/sessions on the customer's node).
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Agents that each close one chat after the opens (the drain).
+    #[arg(long, default_value_t = 100)]
+    pub close: usize,
+    /// Seconds to wait after each phase for late assignments and the
+    /// coalesced notices (the sweep runs every 2 s by default).
+    #[arg(long, default_value_t = 3.0)]
+    pub settle: f64,
+    /// Seconds to wait for the expected assignments of a phase.
+    #[arg(long, default_value_t = 30.0)]
+    pub assign_timeout: f64,
 }

@@ -8,6 +8,7 @@
 //!   `ramp` and `smoke`
 //! - `connect`, `chat`, `ramp`, `smoke`: the scenarios
 //! - `growth`: a seeded long history against an empty database
+//! - `routing`: auto-assignment on one or more nodes (PROTOCOL §7)
 //! - `report`, `token`, `net`: histograms, JWTs, source addresses and fd limit
 //!
 //! Progress goes to stderr; each scenario ends with one JSON line on stdout.
@@ -20,6 +21,7 @@ mod growth;
 mod net;
 mod ramp;
 mod report;
+mod routing;
 mod server;
 mod sio;
 mod smoke;
@@ -55,6 +57,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Ramp(args) => ramp::run(args).await,
             Scenario::Smoke(args) => smoke::run(args).await,
             Scenario::Growth(args) => growth::run(args).await,
+            Scenario::Routing(args) => routing::run(args).await,
         }
     });
     // Sockets still open are dropped with the runtime, without waiting.

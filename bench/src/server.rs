@@ -6,6 +6,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -20,6 +22,8 @@ pub struct Server {
     pub pid: u32,
     pub secret: String,
     pub database: String,
+    /// WARN and ERROR lines the server logged so far.
+    log: Arc<LogCounts>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -38,6 +42,7 @@ impl Server {
                 pid,
                 secret: args.jwt_secret.clone(),
                 database: "external".into(),
+                log: Arc::default(),
                 child: None,
                 _dir: None,
             });
@@ -92,10 +97,14 @@ impl Server {
         let pid = child.id().context("server exited at once")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let stderr = child.stderr.take().context("no stderr")?;
-        let addr = tokio::time::timeout(Duration::from_secs(30), wait_ready(stdout))
+        let log = Arc::new(LogCounts {
+            show_warnings: args.server_warnings,
+            ..LogCounts::default()
+        });
+        let addr = tokio::time::timeout(Duration::from_secs(30), wait_ready(stdout, log.clone()))
             .await
             .context("server not ready within 30 s")??;
-        drain(stderr);
+        drain(stderr, log.clone());
         eprintln!(
             "server {} pid {pid} on {addr}, database {}",
             bin.display(),
@@ -106,6 +115,7 @@ impl Server {
             pid,
             secret: args.jwt_secret.clone(),
             database: redact(&database),
+            log,
             child: Some(child),
             _dir: Some(dir),
         })
@@ -124,6 +134,14 @@ impl Server {
     /// CPU time (user + system) of the server so far, seconds.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
         cpu_seconds_of(&format!("/proc/{}/stat", self.pid))
+    }
+
+    /// WARN and ERROR lines logged so far.
+    pub fn log_counts(&self) -> (u64, u64) {
+        (
+            self.log.warnings.load(Ordering::Relaxed),
+            self.log.errors.load(Ordering::Relaxed),
+        )
     }
 
     /// True while the process is alive (always true for an external one we
@@ -189,7 +207,10 @@ pub fn resolve_bin(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     bail!("no server binary: run `cargo build --release` (or pass --server-bin)")
 }
 
-async fn wait_ready(stdout: tokio::process::ChildStdout) -> anyhow::Result<SocketAddr> {
+async fn wait_ready(
+    stdout: tokio::process::ChildStdout,
+    log: Arc<LogCounts>,
+) -> anyhow::Result<SocketAddr> {
     let mut lines = BufReader::new(stdout).lines();
     while let Some(line) = lines.next_line().await? {
         if let Some(at) = line.find("listening on http://") {
@@ -201,7 +222,7 @@ async fn wait_ready(stdout: tokio::process::ChildStdout) -> anyhow::Result<Socke
             let addr: SocketAddr = addr.parse().context("bad listening address")?;
             tokio::spawn(async move {
                 while let Ok(Some(line)) = lines.next_line().await {
-                    report_trouble(&line);
+                    log.line(&line);
                 }
             });
             return Ok(addr);
@@ -211,19 +232,35 @@ async fn wait_ready(stdout: tokio::process::ChildStdout) -> anyhow::Result<Socke
 }
 
 /// Keeps reading a pipe so the server never blocks on a full one.
-fn drain(stderr: tokio::process::ChildStderr) {
+fn drain(stderr: tokio::process::ChildStderr, log: Arc<LogCounts>) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            report_trouble(&line);
+            log.line(&line);
         }
     });
 }
 
-/// Server errors and panics are shown; everything else is discarded.
-fn report_trouble(line: &str) {
-    if line.contains("ERROR") || line.contains("panicked") {
-        eprintln!("server: {line}");
+/// Counts the server's WARN and ERROR lines. Errors and panics are shown
+/// (warnings too with `--server-warnings`); everything else is discarded.
+#[derive(Default)]
+struct LogCounts {
+    show_warnings: bool,
+    warnings: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl LogCounts {
+    fn line(&self, line: &str) {
+        if line.contains("ERROR") || line.contains("panicked") {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("server: {line}");
+        } else if line.contains("WARN") {
+            self.warnings.fetch_add(1, Ordering::Relaxed);
+            if self.show_warnings {
+                eprintln!("server: {line}");
+            }
+        }
     }
 }
 
