@@ -133,45 +133,50 @@ pub async fn step(
     let mut ids: Vec<String> = candidates.iter().map(|c| c.id.clone()).collect();
     ids.sort_unstable();
     log::hold_agents(&txn, tenant, &ids).await?;
-    candidates = self::candidates(&txn, tenant, max).await?;
-    candidates.retain(|c| ids.binary_search(&c.id).is_ok());
     let batch = match txn.get_database_backend() {
         DbBackend::Postgres => BATCH,
         _ => 1,
     };
     let now = now_ms();
+    // The sessions to serve are read before the agents' chats are counted
+    // again: every change committed before one of these sessions existed
+    // (a close that freed an agent) is then in the counts.
+    let orphans: Vec<Orphan> = match settings.reassign_after_offline_seconds {
+        Some(seconds) => {
+            let cutoff = now - i64::from(seconds) * 1000;
+            sql::all(&txn, ORPHAN_SQL, vec![tenant.into(), cutoff.into()]).await?
+        }
+        None => Vec::new(),
+    };
+    let limit = (batch + 20) as u64 + candidates.len() as u64;
+    let waiting = queue::waiting(&txn, tenant, limit).await?;
+    candidates = self::candidates(&txn, tenant, max).await?;
+    candidates.retain(|c| ids.binary_search(&c.id).is_ok());
     let mut changes = Vec::new();
     let mut raced = false;
-    if let Some(seconds) = settings.reassign_after_offline_seconds {
-        let cutoff = now - i64::from(seconds) * 1000;
-        let orphans: Vec<Orphan> =
-            sql::all(&txn, ORPHAN_SQL, vec![tenant.into(), cutoff.into()]).await?;
-        for orphan in &orphans {
-            if changes.len() >= batch {
-                break;
-            }
-            let how = Move::FromAgent(&orphan.agent_id);
-            let done = give(
-                &txn,
-                tenant,
-                &orphan.id,
-                how,
-                &mut candidates,
-                max,
-                |_| true,
-                now,
-            )
-            .await?;
-            match done {
-                Some(change) => changes.push(change),
-                None => raced = true,
-            }
+    for orphan in &orphans {
+        if changes.len() >= batch {
+            break;
+        }
+        let how = Move::FromAgent(&orphan.agent_id);
+        let done = give(
+            &txn,
+            tenant,
+            &orphan.id,
+            how,
+            &mut candidates,
+            max,
+            |_| true,
+            now,
+        )
+        .await?;
+        match done {
+            Some(change) => changes.push(change),
+            None => raced = true,
         }
     }
-    let room: i64 = candidates.iter().map(|c| c.capacity(max) - c.active).sum();
-    let limit = (batch as i64).min(room).max(0) as u64 + 20;
     let hold_since = now - config.requeue_hold_ms;
-    for session in queue::waiting(&txn, tenant, limit).await? {
+    for session in waiting {
         if changes.len() >= batch || candidates.is_empty() {
             break;
         }
