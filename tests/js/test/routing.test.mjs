@@ -788,6 +788,9 @@ describe('transfer', () => {
     const bystander = await observer(srv.server, tenant);
     const taken = (await ok(A.socket, 'join-session', { sessionId: session.id })).session;
     for (const s of [customer.socket, otherTab.socket, A.socket, B.socket, bystander.socket]) await assigned(s, session.id);
+    // What the customer heard while it was pending is not what these tests look at.
+    drain(customer.socket, 'queue-update');
+    drain(otherTab.socket, 'queue-update');
     return { tenant, admin, customer, otherTab, session: taken, A, B, bystander };
   }
 
