@@ -1053,8 +1053,15 @@ describe('business hours', () => {
   /** GET /api/chat/service until `open` is `expected` (the sweep may take a moment); fails if it never is. */
   const becomes = (server, user, expected, what) => until(async () => (await openNow(server, user)) === expected,
     { timeout: 3000, what: `service open=${expected}: ${what}` });
-  /** After PATCHing `hours`, `open` settles on `expected` and stays there. */
+  /**
+   * After PATCHing `hours`, `open` becomes `expected`. Every call expects the
+   * opposite of the call before it in the same tenant, so a server still
+   * answering from the previous settings can never pass.
+   */
+  const lastExpected = new Map();
   async function expectOpen(tenant, admin, hours, expected, what) {
+    assert.notEqual(lastExpected.get(tenant), expected, 'test bug: two expectOpen in a row expect the same');
+    lastExpected.set(tenant, expected);
     await patchSettings(srv.server, admin, { businessHours: hours });
     await becomes(srv.server, admin, expected, `${what} ${JSON.stringify(hours)}`);
     const customer = await online(srv.server, 'customer', tenant);
@@ -1067,16 +1074,17 @@ describe('business hours', () => {
     const { tenant, admin } = await tenantWith(srv.server, {});
     const now = localNow(zone).minutes;
     await expectOpen(tenant, admin, todayOnly(zone, [[now - 60, now + 60]]), true, 'around now');
-    await expectOpen(tenant, admin, todayOnly(zone, [[now, now + 60]]), true, 'starting this minute');
     await expectOpen(tenant, admin, todayOnly(zone, [[now - 60, now]]), false, 'ending this minute');
+    await expectOpen(tenant, admin, todayOnly(zone, [[now, now + 60]]), true, 'starting this minute');
     await expectOpen(tenant, admin, todayOnly(zone, [[now + 5, now + 60]]), false, 'starting later');
     await expectOpen(tenant, admin, todayOnly(zone, [[now - 90, now - 60], [now - 30, now + 30]]), true, 'the second range');
     const allWeekButToday = { timezone: zone, weekly: Object.fromEntries(DAY_KEYS.map((d) => [d, d === localNow(zone).day ? [] : [['00:00', '23:59']]])) };
     await expectOpen(tenant, admin, allWeekButToday, false, 'today []');
+    await expectOpen(tenant, admin, null, true, 'no business hours');
     delete allWeekButToday.weekly[localNow(zone).day];
     await expectOpen(tenant, admin, allWeekButToday, false, 'today absent');
+    await expectOpen(tenant, admin, todayOnly(zone, [[0, 1439]]), true, 'all day');
     await expectOpen(tenant, admin, { timezone: zone, weekly: {} }, false, 'no ranges at all');
-    await expectOpen(tenant, admin, null, true, 'no business hours');
   });
 
   it('evaluates the hours in the tenant\'s time zone, not the server\'s nor UTC', async () => {
@@ -1109,6 +1117,7 @@ describe('business hours', () => {
       // One hour off (the other season's offset) lands outside [now, now+50) and inside [now-60, now-10).
       await expectOpen(tenant, admin, todayOnly(zone, [[local, local + 50]]), true, `${zone} (UTC${offsetMinutes(zone, now) / 60}) from now`);
       await expectOpen(tenant, admin, todayOnly(zone, [[local - 60, local - 10]]), false, `${zone} the hour before`);
+      await expectOpen(tenant, admin, todayOnly(zone, [[local - 10, local + 10]]), true, `${zone} around now`);
       await expectOpen(tenant, admin, todayOnly(zone, [[local + 10, local + 70]]), false, `${zone} the hour after`);
     }
   });
