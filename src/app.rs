@@ -14,13 +14,14 @@ use tokio::sync::Semaphore;
 
 use crate::actions::{Actions, Limits, keyed};
 use crate::auth::Verifier;
+use crate::chat::routing::{Defaults, Node, RoutingConfig};
 use crate::chat::stats::MessageCounts;
 use crate::chat::users::UserRecorder;
 use crate::config::ServerConfig;
 use crate::db::Databases;
 use crate::fanout::stats::StatsSource;
 use crate::fanout::typing::TypingTimers;
-use crate::fanout::{Fanout, SocketEmitter};
+use crate::fanout::{Fanout, Notifier, SocketEmitter};
 use crate::metrics::Metrics;
 use crate::redis_driver::ReconnectingDriver;
 use crate::shutdown::InFlight;
@@ -80,7 +81,26 @@ impl<A: Adapter> App<A> {
             counts: MessageCounts::default(),
             emitter: sockets.clone(),
         };
-        let fanout = Arc::new(Fanout::new(stats, metrics.messages_stored.clone()));
+        let routing = RoutingConfig {
+            defaults: Defaults {
+                routing: config.routing,
+                default_max_chats: config.agent_max_chats,
+                reassign_after_offline_seconds: Some(config.reassign_after_offline_seconds),
+            },
+            requeue_hold_ms: config.requeue_hold_seconds.saturating_mul(1000) as i64,
+        };
+        let notices = Notifier::new(
+            reads.clone(),
+            db.clone(),
+            sockets.clone(),
+            routing.defaults.clone(),
+        );
+        let fanout = Arc::new(Fanout::new(stats, notices, metrics.messages_stored.clone()));
+        let node_id = crate::chat::new_id();
+        let node = Node {
+            id: node_id.clone(),
+            lease_ms: config.node_timeout_seconds.max(1).saturating_mul(1000) as i64,
+        };
         let limits = Limits {
             message_max_length: config.message_max_length,
             send_per_second: config.send_rate_per_second,
@@ -95,13 +115,13 @@ impl<A: Adapter> App<A> {
         });
         Self {
             read_slots: Arc::new(Semaphore::new(read_slots.max(1))),
-            actions: Actions::new(db.clone(), reads.clone(), fanout, limits),
+            actions: Actions::new(db.clone(), reads.clone(), fanout, limits, routing, node),
             users: UserRecorder::start(db.clone()),
             db,
             reads,
             sockets,
             verifier,
-            node_id: crate::chat::new_id(),
+            node_id,
             typing_limiter: keyed(config.typing_rate_per_second, config.typing_rate_per_second),
             event_limiter: keyed(config.event_rate_per_second, config.event_burst),
             typing: TypingTimers::default(),

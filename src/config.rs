@@ -9,6 +9,7 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::chat::Role;
+use crate::chat::routing::RoutingMode;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -345,6 +346,40 @@ pub struct ServerConfig {
         global = true
     )]
     pub sqlite_optimize_seconds: u64,
+    /// Routing mode of tenants that never changed their settings
+    /// (docs/protocol.md §7): `manual` (agents take sessions) or `auto`.
+    #[arg(long, env = "ROUTING", value_enum, ignore_case = true, default_value_t = RoutingMode::Manual, global = true)]
+    pub routing: RoutingMode,
+    /// `defaultMaxChats` of tenants that never set it: the chats an agent
+    /// is given at most by auto-assignment (1..100).
+    #[arg(long, env = "AGENT_MAX_CHATS", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100), global = true)]
+    pub agent_max_chats: u16,
+    /// `reassignAfterOfflineSeconds` of tenants that never set it: how long
+    /// an offline agent keeps their chats before auto mode moves them.
+    #[arg(long, env = "REASSIGN_AFTER_OFFLINE_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u32).range(0..=86_400), global = true)]
+    pub reassign_after_offline_seconds: u32,
+    /// How often each node sweeps: auto-assignment repair, offline
+    /// reassignment, business-hours changes, dead nodes.
+    #[arg(long, env = "ROUTING_SWEEP_MS", default_value_t = 2000, global = true)]
+    pub routing_sweep_ms: u64,
+    /// A node whose heartbeat is older than this is dead: its agents are
+    /// offline (it beats every third of it).
+    #[arg(
+        long,
+        env = "NODE_TIMEOUT_SECONDS",
+        default_value_t = 15,
+        global = true
+    )]
+    pub node_timeout_seconds: u64,
+    /// A session an agent sent back to the queue is not auto-assigned to
+    /// them again for this long while someone else could take it.
+    #[arg(
+        long,
+        env = "REQUEUE_HOLD_SECONDS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub requeue_hold_seconds: u64,
 }
 
 impl ServerConfig {

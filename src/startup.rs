@@ -3,6 +3,7 @@
 
 mod cors;
 mod housekeeping;
+mod routing;
 mod serve;
 mod static_files;
 
@@ -65,7 +66,7 @@ impl Application {
             None => {
                 let parts = assemble(config, db, verifier, None, SocketIo::builder());
                 realtime::register(&parts.io);
-                Ok(parts.into_application(listener, metrics_listener))
+                parts.into_application(listener, metrics_listener).await
             }
             Some(url) => {
                 let client = redis::Client::open(url.as_str())
@@ -90,7 +91,7 @@ impl Application {
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
                 tracing::info!(redis = %redact_url(&url), "Redis adapter ready");
-                Ok(parts.into_application(listener, metrics_listener))
+                parts.into_application(listener, metrics_listener).await
             }
         }
     }
@@ -190,24 +191,34 @@ struct Parts<A: Adapter> {
 }
 
 impl<A: Adapter> Parts<A> {
-    fn into_application(
+    async fn into_application(
         self,
         listener: TcpListener,
         metrics_listener: Option<TcpListener>,
-    ) -> Application {
+    ) -> anyhow::Result<Application> {
         housekeeping::spawn_housekeeping(&self.app);
+        routing::start(&self.app).await?;
         let metrics = metrics_listener.map(|l| (l, metrics_router(&self.app)));
         let io = self.io;
-        Application {
+        let app = self.app.clone();
+        Ok(Application {
             listener,
             router: self.router,
             limits: serve::Limits::from_config(&self.app.config),
             metrics,
             db: self.app.db.clone(),
             in_flight: self.app.in_flight.clone(),
-            close_sockets: Box::new(move || Box::pin(async move { io.close().await })),
+            close_sockets: Box::new(move || {
+                Box::pin(async move {
+                    io.close().await;
+                    // This node's agents are offline now, not when its lease runs out.
+                    if let Err(err) = app.actions.leave().await {
+                        tracing::warn!(code = err.code().as_str(), "presence not cleared");
+                    }
+                })
+            }),
             grace: Duration::from_secs(self.app.config.shutdown_timeout_seconds),
-        }
+        })
     }
 }
 

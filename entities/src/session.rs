@@ -29,6 +29,11 @@ pub struct Model {
     /// first staff message after it.
     pub first_customer_message_at: Option<i64>,
     pub first_response_at: Option<i64>,
+    /// When the session last went back to the queue (a transfer without
+    /// a target), and the agent who sent it there: auto-assignment does not
+    /// give it straight back to them.
+    pub queued_at: Option<i64>,
+    pub requeued_from: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,16 @@ pub struct Model {
     pub name: Option<String>,
     pub email: Option<String>,
     pub last_seen_at: i64,
+    /// Staff: `available` or `away`, as they chose last (docs/protocol.md §7).
+    pub availability: String,
+    /// Staff: their own capacity for auto-assignment, set by an admin
+    /// (`None`: the tenant's `defaultMaxChats`).
+    pub max_chats: Option<i32>,
+    /// Staff: their last assignment (auto, a take or a transfer to them),
+    /// the tie-break of the fairness rule.
+    pub last_assigned_at: Option<i64>,
+    /// Staff: when their last socket went (`None` while online).
+    pub offline_since: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,7 @@ mod m20261123_000001_create_users;
 mod m20261123_000002_create_sessions;
 mod m20261123_000003_create_messages;
 mod m20261130_000004_add_read_indexes;
+mod m20261201_000005_routing;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_sessions::Migration),
             Box::new(m20261123_000003_create_messages::Migration),
             Box::new(m20261130_000004_add_read_indexes::Migration),
+            Box::new(m20261201_000005_routing::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 //! or who is told.
 
 mod locks;
+pub mod router;
 
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -13,15 +14,21 @@ use std::sync::Arc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
 
-use crate::chat::input::{CloseRequest, JoinRequest, MarkReadRequest, OpenRequest, SendRequest};
+use crate::chat::input::{
+    CloseRequest, JoinRequest, MarkReadRequest, OpenRequest, SendRequest, TransferRequest,
+};
 use crate::chat::join::{self, Joined};
 use crate::chat::messages::group_commit::GroupCommit;
 use crate::chat::messages::{self, Sent, read};
+use crate::chat::routing::{
+    self, AgentState, Availability, Node, RoutingConfig, TenantSettings, agents, transfer,
+};
 use crate::chat::sessions::{self, Opened};
-use crate::chat::{SessionView, User};
+use crate::chat::{Change, Changed, SessionView, User};
 use crate::error::{AppError, AppResult};
 use crate::fanout::Fanout;
 pub use locks::SessionLocks;
+use router::Router;
 
 /// The limits the actions enforce.
 #[derive(Clone, Debug)]
@@ -50,6 +57,10 @@ pub struct Actions {
     open_limiter: DefaultKeyedRateLimiter<(String, String)>,
     limits: Limits,
     pub fanout: Arc<Fanout>,
+    /// Auto-assignment, kicked by the changes that may let it work.
+    pub router: Arc<Router>,
+    /// This node's presence (its agents' sockets, its lease).
+    pub node: Node,
 }
 
 impl Actions {
@@ -58,8 +69,12 @@ impl Actions {
         reads: DatabaseConnection,
         fanout: Arc<Fanout>,
         limits: Limits,
+        routing: RoutingConfig,
+        node: Node,
     ) -> Self {
         Self {
+            router: Router::new(db.clone(), routing, fanout.clone()),
+            node,
             writer: GroupCommit::start(db.clone()),
             db,
             reads,
@@ -76,7 +91,7 @@ impl Actions {
         let _order = self.locks.lock(&req.session_id).await;
         let max = self.limits.message_max_length;
         let changed = messages::send(&self.db, &self.writer, user, req, max).await?;
-        self.fanout.publish(&changed).await;
+        self.publish(&changed).await;
         Ok(changed.value)
     }
 
@@ -87,7 +102,7 @@ impl Actions {
         let changed = sessions::open(&self.db, user, req, max).await?;
         {
             let _order = self.locks.lock(&changed.value.session.id).await;
-            self.fanout.publish(&changed).await;
+            self.publish(&changed).await;
         }
         Ok(changed.value)
     }
@@ -109,19 +124,19 @@ impl Actions {
         let _order = self.locks.lock(&req.session_id).await;
         let changed = join::join(&self.db, &self.reads, user, &req, self.limits.catch_up).await?;
         enter_room(&changed.value).await;
-        self.fanout.publish(&changed).await;
+        self.publish(&changed).await;
         Ok(changed.value)
     }
 
     pub async fn mark_read(&self, user: &User, req: MarkReadRequest) -> AppResult<u64> {
         let changed = read::mark_read(&self.db, user, &req).await?;
-        self.fanout.publish(&changed).await;
+        self.publish(&changed).await;
         Ok(changed.value)
     }
 
     pub async fn close_session(&self, user: &User, req: CloseRequest) -> AppResult<SessionView> {
         let changed = sessions::close(&self.db, user, &req).await?;
-        self.fanout.publish(&changed).await;
+        self.publish(&changed).await;
         Ok(changed.value)
     }
 
@@ -135,8 +150,106 @@ impl Actions {
     ) -> AppResult<SessionView> {
         let _order = self.locks.lock(session_id).await;
         let changed = sessions::assign(&self.db, user, session_id, agent_id).await?;
-        self.fanout.publish(&changed).await;
+        self.publish(&changed).await;
         Ok(changed.value)
+    }
+
+    /// Tells everyone who must hear of `changed`, and lets auto-assignment
+    /// look at the tenant when the change may give it work.
+    pub async fn publish<T>(&self, changed: &Changed<T>) {
+        self.fanout.publish(changed).await;
+        if changed.changes.iter().any(Change::moves_routing) {
+            self.router.kick(&changed.tenant);
+        }
+    }
+
+    /// `transfer-session`: to another agent, or back to the queue.
+    pub async fn transfer_session(
+        &self,
+        user: &User,
+        req: TransferRequest,
+    ) -> AppResult<SessionView> {
+        let _order = self.locks.lock(&req.session_id).await;
+        let changed = transfer::transfer(&self.db, user, &req).await?;
+        self.publish(&changed).await;
+        Ok(changed.value)
+    }
+
+    /// `set-availability`.
+    pub async fn set_availability(
+        &self,
+        user: &User,
+        availability: Availability,
+    ) -> AppResult<AgentState> {
+        let defaults = &self.router.config.defaults;
+        let changed = agents::set_availability(&self.db, defaults, user, availability).await?;
+        self.publish(&changed).await;
+        Ok(changed.value)
+    }
+
+    /// `PATCH /api/agents/{id}`.
+    pub async fn patch_agent(
+        &self,
+        user: &User,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> AppResult<AgentState> {
+        let defaults = &self.router.config.defaults;
+        let changed = agents::patch(&self.db, defaults, user, id, body).await?;
+        self.publish(&changed).await;
+        Ok(changed.value)
+    }
+
+    /// `PATCH /api/settings`.
+    pub async fn update_settings(
+        &self,
+        user: &User,
+        patch: &serde_json::Value,
+    ) -> AppResult<TenantSettings> {
+        let defaults = &self.router.config.defaults;
+        let changed = routing::settings::update(&self.db, defaults, user, patch).await?;
+        self.publish(&changed).await;
+        Ok(changed.value)
+    }
+
+    /// A staff socket connected on this node.
+    pub async fn agent_connected(&self, user: &User) -> AppResult<()> {
+        let changed = self.node.connected(&self.db, user).await?;
+        self.publish(&changed).await;
+        Ok(())
+    }
+
+    /// A staff socket left this node.
+    pub async fn agent_disconnected(&self, user: &User) -> AppResult<()> {
+        let changed = self.node.disconnected(&self.db, user).await?;
+        self.publish(&changed).await;
+        Ok(())
+    }
+
+    /// The periodic sweep of this node: renews nothing (see
+    /// [`Node::heartbeat`]) but takes dead nodes' agents offline, and kicks
+    /// auto-assignment and the queue notices of every tenant with agents
+    /// online, and the service status of tenants with business hours.
+    pub async fn sweep(&self) -> AppResult<()> {
+        for changed in self.node.expire(&self.db, false).await? {
+            self.publish(&changed).await;
+        }
+        for tenant in agents::tenants_online(&self.reads).await? {
+            self.router.kick(&tenant);
+            self.fanout.notices.queue_changed(&tenant);
+        }
+        for tenant in routing::settings::tenants_with_hours(&self.reads).await? {
+            self.fanout.notices.service_changed(&tenant);
+        }
+        Ok(())
+    }
+
+    /// Shutting down: this node's agents' sockets are gone.
+    pub async fn leave(&self) -> AppResult<()> {
+        for changed in self.node.expire(&self.db, true).await? {
+            self.fanout.publish(&changed).await;
+        }
+        Ok(())
     }
 
     /// Drops the rate limiters' idle cells (called now and then).

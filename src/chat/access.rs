@@ -151,6 +151,8 @@ mod tests {
             unread_count: 0,
             first_customer_message_at: None,
             first_response_at: None,
+            queued_at: None,
+            requeued_from: None,
         }
     }
 

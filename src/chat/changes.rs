@@ -7,6 +7,7 @@ use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 
 use super::clock::rfc3339;
+use super::routing::TenantSettings;
 use super::{MessageView, SessionView, UserRef};
 use crate::error::AppResult;
 
@@ -17,8 +18,17 @@ pub enum Change {
     SessionOpened(SessionView),
     /// A message was stored (not a retry of a stored one).
     MessageStored(MessageView),
-    /// A session got an agent (taken, assigned or transferred).
-    SessionAssigned(SessionView),
+    /// A session got an agent (taken, assigned or transferred); `previous`
+    /// is the agent who had it before, if any.
+    SessionAssigned {
+        session: SessionView,
+        previous: Option<String>,
+    },
+    /// An agent sent an active session back to the queue.
+    SessionRequeued {
+        session: SessionView,
+        previous: Option<String>,
+    },
     /// Messages of the other side were marked read.
     MessagesRead(ReadReceipt),
     /// A session was closed.
@@ -27,12 +37,31 @@ pub enum Change {
         closed_by: UserRef,
         reason: Option<String>,
     },
+    /// A field of this staff member's `AgentState` may have changed
+    /// (availability, capacity, online).
+    AgentChanged(String),
+    /// The tenant's settings changed.
+    SettingsChanged(TenantSettings),
 }
 
 impl Change {
+    /// Whether auto-assignment may now have work: a session waits, an
+    /// agent was freed or changed, the settings changed.
+    pub fn moves_routing(&self) -> bool {
+        match self {
+            Self::SessionOpened(_)
+            | Self::SessionRequeued { .. }
+            | Self::SessionClosed { .. }
+            | Self::AgentChanged(_)
+            | Self::SettingsChanged(_) => true,
+            Self::SessionAssigned { previous, .. } => previous.is_some(),
+            Self::MessageStored(_) | Self::MessagesRead(_) => false,
+        }
+    }
+
     /// Whether the tenant's statistics may have moved.
     pub fn touches_stats(&self) -> bool {
-        !matches!(self, Self::MessagesRead(_))
+        !matches!(self, Self::MessagesRead(_) | Self::SettingsChanged(_))
     }
 }
 

@@ -202,6 +202,32 @@ impl CloseRequest {
     }
 }
 
+/// `transfer-session` `{ sessionId, toAgentId?, reason? }` (REST: the id
+/// from the path).
+#[derive(Debug, PartialEq)]
+pub struct TransferRequest {
+    pub session_id: String,
+    /// `None`: back to the queue.
+    pub to_agent_id: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl TransferRequest {
+    pub fn parse(value: &Value) -> AppResult<Self> {
+        let session_id = Fields::of(value)?.id("sessionId")?;
+        Self::parse_body(session_id, value)
+    }
+
+    pub fn parse_body(session_id: String, value: &Value) -> AppResult<Self> {
+        let fields = optional_body(value)?;
+        Ok(Self {
+            session_id,
+            to_agent_id: fields.opt_id("toAgentId")?,
+            reason: fields.opt_text("reason", MAX_REASON_LEN)?,
+        })
+    }
+}
+
 #[derive(Debug, PartialEq)]
 pub struct OpenRequest {
     pub subject: Option<String>,

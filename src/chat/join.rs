@@ -67,7 +67,7 @@ pub async fn join(
         ),
     };
     let session = match changes.first() {
-        Some(Change::SessionAssigned(view)) => view.clone(),
+        Some(Change::SessionAssigned { session, .. }) => session.clone(),
         _ => users::session_view(db, &row).await?,
     };
     let joined = Joined {

@@ -14,6 +14,8 @@ pub mod clock;
 pub mod input;
 pub mod join;
 pub mod messages;
+pub mod notices;
+pub mod routing;
 pub mod sessions;
 pub mod stats;
 pub mod users;

@@ -14,6 +14,7 @@ use super::changes::{self, Change};
 use super::clock::now_ms;
 use super::input::{CloseRequest, OpenRequest, validate_content};
 use super::messages::append_in;
+use super::routing::log::{self, Assignment};
 use super::{Changed, MessageView, Role, SessionView, User, new_id, users};
 use crate::error::{AppError, AppResult};
 
@@ -94,6 +95,8 @@ pub async fn open(
         unread_count: Set(0),
         first_customer_message_at: Set(None),
         first_response_at: Set(None),
+        queued_at: Set(None),
+        requeued_from: Set(None),
     };
     let txn = db.begin().await?;
     // The partial unique index allows one open session per customer: when
@@ -209,22 +212,37 @@ pub async fn take(
         return Ok(Some(Changed::nothing(&user.tenant, row.clone())));
     }
     let txn = db.begin().await?;
+    let now = now_ms();
     let result = session::Entity::update_many()
         .col_expr(
             session::Column::Status,
             Expr::value(SessionStatus::Active.as_str()),
         )
         .col_expr(session::Column::AgentId, Expr::value(user.id.clone()))
-        .col_expr(session::Column::AssignedAt, assigned_now())
+        .col_expr(
+            session::Column::AssignedAt,
+            Expr::col(session::Column::AssignedAt).if_null(assigned_at(now)),
+        )
+        .col_expr(session::Column::RequeuedFrom, Expr::value(None::<String>))
         .filter(session::Column::Id.eq(&row.id))
         .filter(session::Column::Status.eq(SessionStatus::Pending.as_str()))
         .exec(&txn)
         .await?;
     let current = reload(&txn, &row.id).await?;
     if result.rows_affected == 1 {
-        let changed = vec![Change::SessionAssigned(
-            users::session_view(&txn, &current).await?,
-        )];
+        log::record(
+            &txn,
+            &user.tenant,
+            &row.id,
+            &user.id,
+            Assignment::FromQueue,
+            now,
+        )
+        .await?;
+        let changed = vec![Change::SessionAssigned {
+            session: users::session_view(&txn, &current).await?,
+            previous: None,
+        }];
         changes::commit(txn, &changed).await?;
         return Ok(Some(Changed::new(&user.tenant, current, changed)));
     }
@@ -258,7 +276,7 @@ pub async fn assign(
             .ok_or_else(|| AppError::Conflict("another agent holds this session".into()))?
     };
     let view = match changed.changes.first() {
-        Some(Change::SessionAssigned(view)) => view.clone(),
+        Some(Change::SessionAssigned { session, .. }) => session.clone(),
         _ => users::session_view(db, &changed.value).await?,
     };
     Ok(Changed::new(&user.tenant, view, changed.changes))
@@ -285,6 +303,10 @@ async fn transfer(
         return Err(AppError::NotFound("no agent with that id".into()));
     }
     let txn = db.begin().await?;
+    let now = now_ms();
+    // Read in the transaction, after the write lock: what the session was
+    // decides whether this is an assignment from the queue.
+    let before = reload(&txn, &row.id).await?;
     let result = session::Entity::update_many()
         .col_expr(
             session::Column::Status,
@@ -293,21 +315,34 @@ async fn transfer(
         .col_expr(session::Column::AgentId, Expr::value(agent_id.to_string()))
         .col_expr(
             session::Column::AssignedAt,
-            Expr::col(session::Column::AssignedAt).if_null(assigned_now()),
+            Expr::col(session::Column::AssignedAt).if_null(assigned_at(now)),
         )
+        .col_expr(session::Column::RequeuedFrom, Expr::value(None::<String>))
         .filter(session::Column::Id.eq(&row.id))
+        .filter(session::Column::Status.eq(before.status.clone()))
         .filter(session::Column::Status.ne(SessionStatus::Closed.as_str()))
         .exec(&txn)
         .await?;
     if result.rows_affected == 0 {
         txn.rollback().await?;
-        return Err(AppError::SessionClosed);
+        let current = reload(db, &row.id).await?;
+        access::ensure_open(&current)?;
+        return Err(AppError::Conflict(
+            "the session changed meanwhile, try again".into(),
+        ));
     }
     let current = reload(&txn, &row.id).await?;
-    let changed = if current.agent_id != row.agent_id {
-        vec![Change::SessionAssigned(
-            users::session_view(&txn, &current).await?,
-        )]
+    let changed = if current.agent_id != before.agent_id {
+        let how = if SessionStatus::Pending.is(&before) {
+            Assignment::FromQueue
+        } else {
+            Assignment::FromAgent
+        };
+        log::record(&txn, &user.tenant, &row.id, agent_id, how, now).await?;
+        vec![Change::SessionAssigned {
+            session: users::session_view(&txn, &current).await?,
+            previous: before.agent_id.clone(),
+        }]
     } else {
         Vec::new()
     };
@@ -315,11 +350,10 @@ async fn transfer(
     Ok(Changed::new(&user.tenant, current, changed))
 }
 
-/// This node's clock, but not before the session was created: another
-/// node's clock may be behind the one that stamped `created_at`, and a
-/// negative wait would skew `avgWaitSeconds`.
-fn assigned_now() -> SimpleExpr {
-    let now = now_ms();
+/// This node's clock (`now`), but not before the session was created:
+/// another node's clock may be behind the one that stamped `created_at`,
+/// and a negative wait would skew `avgWaitSeconds`.
+fn assigned_at(now: i64) -> SimpleExpr {
     Expr::case(
         Expr::col(session::Column::CreatedAt).gt(now),
         Expr::col(session::Column::CreatedAt),

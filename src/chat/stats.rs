@@ -122,6 +122,7 @@ pub async fn compute(
             count: settled.count + row.settling_messages,
         },
     );
+    let available_agents = super::routing::agents::available_count(db, tenant).await?;
     let seconds = |ms: Option<f64>| ms.map(|ms| (ms / 1000.0 * 1000.0).round() / 1000.0);
     Ok(Stats {
         pending_sessions: row.pending,
@@ -132,6 +133,7 @@ pub async fn compute(
         online_customers: online.1,
         avg_wait_seconds: seconds(row.avg_wait_ms),
         avg_first_response_seconds: seconds(row.avg_first_response_ms),
+        available_agents,
         generated_at: rfc3339(now),
     })
 }

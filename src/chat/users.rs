@@ -25,6 +25,7 @@ async fn upsert(db: &impl ConnectionTrait, users: &[User]) -> AppResult<()> {
             name: Set(user.name.clone()),
             email: Set(user.email.clone()),
             last_seen_at: Set(seen_at),
+            ..Default::default()
         };
         rows.insert((&user.tenant, &user.id), row);
     }
@@ -136,9 +137,13 @@ pub async fn session_views(
             name: None,
         })
     };
+    let mut queues = super::routing::queue::infos(db, rows).await?;
     Ok(rows
         .iter()
-        .map(|row| SessionView::new(row, lookup))
+        .map(|row| SessionView {
+            queue: queues.remove(&row.id),
+            ..SessionView::new(row, lookup)
+        })
         .collect())
 }
 

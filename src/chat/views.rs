@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::Role;
 use super::clock::rfc3339;
+use super::routing::QueueInfo;
 use entities::{message, session};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -27,6 +28,8 @@ pub struct SessionView {
     pub closed_by: Option<UserRef>,
     pub last_message_at: Option<String>,
     pub unread_count: i64,
+    /// Present exactly while the session is pending (docs/protocol.md §7).
+    pub queue: Option<QueueInfo>,
 }
 
 impl SessionView {
@@ -45,6 +48,7 @@ impl SessionView {
             closed_by: row.closed_by_id.as_deref().map(&lookup),
             last_message_at: row.last_message_at.map(rfc3339),
             unread_count: row.unread_count,
+            queue: None,
         }
     }
 }
@@ -92,5 +96,6 @@ pub struct Stats {
     pub online_customers: usize,
     pub avg_wait_seconds: Option<f64>,
     pub avg_first_response_seconds: Option<f64>,
+    pub available_agents: i64,
     pub generated_at: String,
 }

@@ -4,7 +4,9 @@
 //! rooms and a stats update, in the order they happened. It depends on the
 //! socket layer only through [`Emitter`], so it is tested without sockets.
 
+pub mod coalesce;
 pub mod emitter;
+pub mod notify;
 pub mod rooms;
 pub mod stats;
 pub mod typing;
@@ -14,29 +16,37 @@ use std::sync::Arc;
 use prometheus_client::metrics::counter::Counter;
 use serde_json::json;
 
-use crate::chat::{Change, Changed};
+use crate::chat::{Change, Changed, SessionView};
+use coalesce::Coalescer;
 pub use emitter::{Emitter, Payload, SocketEmitter, payload};
-use stats::{StatsCoalescer, StatsSource};
+pub use notify::Notifier;
+use stats::StatsSource;
 
 pub struct Fanout {
     emitter: Arc<dyn Emitter>,
     pub stats: Arc<StatsSource>,
-    coalescer: Arc<StatsCoalescer>,
+    coalescer: Arc<Coalescer<String>>,
+    /// `queue-update`, `agent-updated`, `service-status`.
+    pub notices: Arc<Notifier>,
     messages_stored: Counter,
 }
 
 impl Fanout {
-    pub fn new(stats: StatsSource, messages_stored: Counter) -> Self {
+    pub fn new(stats: StatsSource, notices: Arc<Notifier>, messages_stored: Counter) -> Self {
         let stats = Arc::new(stats);
         let source = stats.clone();
-        let coalescer = StatsCoalescer::new(Box::new(move |tenant| {
-            let source = source.clone();
-            Box::pin(async move { source.broadcast(&tenant).await })
-        }));
+        let coalescer = Coalescer::new(
+            stats::WINDOW,
+            Box::new(move |tenant: String| {
+                let source = source.clone();
+                Box::pin(async move { source.broadcast(&tenant).await })
+            }),
+        );
         Self {
             emitter: stats.emitter.clone(),
             stats,
             coalescer,
+            notices,
             messages_stored,
         }
     }
@@ -60,10 +70,56 @@ impl Fanout {
     /// The tenant's stats changed without a domain change (a socket came
     /// or went): its agents get a `stats-update` within the window.
     pub fn stats_changed(&self, tenant: &str) {
-        self.coalescer.changed(tenant);
+        self.coalescer.changed(tenant.to_string());
+    }
+
+    /// What a change means for the routing notices: whose queue position,
+    /// which agent's load or state, the tenant's service status.
+    async fn notice(&self, tenant: &str, change: &Change) {
+        let notices = &self.notices;
+        let agent_of = |s: &SessionView| s.agent.as_ref().map(|a| a.id.clone());
+        let (queue, agents) = match change {
+            Change::SessionOpened(_) => (true, vec![]),
+            Change::SessionAssigned { session, previous }
+            | Change::SessionRequeued { session, previous } => (
+                true,
+                [agent_of(session), previous.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+            // A pending session that closes moves the queue too.
+            Change::SessionClosed { session, .. } => {
+                (true, agent_of(session).into_iter().collect())
+            }
+            Change::AgentChanged(id) => {
+                notices.service_changed(tenant);
+                (true, vec![id.clone()])
+            }
+            Change::SettingsChanged(_) => {
+                notices.service_changed(tenant);
+                notices.all_agents_changed(tenant).await;
+                (true, vec![])
+            }
+            Change::MessageStored(_) | Change::MessagesRead(_) => (false, vec![]),
+        };
+        if queue {
+            notices.queue_changed(tenant);
+        }
+        for id in agents {
+            notices.agent_changed(tenant, &id);
+        }
     }
 
     async fn announce(&self, tenant: &str, change: &Change) {
+        self.notice(tenant, change).await;
+        let updated_to = |s: &SessionView| {
+            vec![
+                rooms::session(&s.id),
+                rooms::agents(tenant),
+                rooms::user(tenant, &s.customer.id),
+            ]
+        };
         let (to, event, data) = match change {
             Change::SessionOpened(session) => (
                 vec![rooms::agents(tenant)],
@@ -78,11 +134,16 @@ impl Fanout {
                     payload(message),
                 )
             }
-            Change::SessionAssigned(session) => (
-                vec![rooms::session(&session.id), rooms::agents(tenant)],
-                "session-updated",
-                payload(session),
-            ),
+            Change::SessionAssigned { session, .. } => {
+                (updated_to(session), "session-updated", payload(session))
+            }
+            Change::SessionRequeued { session, .. } => {
+                let data = payload(session);
+                self.emitter
+                    .emit(updated_to(session), "session-updated", data.clone())
+                    .await;
+                (vec![rooms::agents(tenant)], "new-pending-session", data)
+            }
             Change::MessagesRead(receipt) => (
                 vec![rooms::session(&receipt.session_id)],
                 "messages-read",
@@ -97,6 +158,7 @@ impl Fanout {
                 "session-closed",
                 payload(&json!({ "session": session, "closedBy": closed_by, "reason": reason })),
             ),
+            Change::AgentChanged(_) | Change::SettingsChanged(_) => return,
         };
         self.emitter.emit(to, event, data).await;
     }

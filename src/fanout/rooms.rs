@@ -17,6 +17,11 @@ pub fn user_prefix(tenant: &str) -> String {
     format!("user:{}:{tenant}:", tenant.len())
 }
 
+/// Every socket of the tenant (docs/protocol.md §2, v1.3).
+pub fn tenant(tenant: &str) -> String {
+    format!("tenant:{tenant}")
+}
+
 /// The tenant's agents and admins.
 pub fn agents(tenant: &str) -> String {
     format!("agents:{tenant}")

@@ -1,16 +1,11 @@
-//! `stats-update`, coalesced per tenant on this node: at most one every
-//! [`WINDOW`], and one within [`WINDOW`] of any change. A change marks the
-//! tenant; the first mark schedules one flush (a single query, then one
-//! broadcast) at the end of the current window, and marks until it runs
-//! ride along with it.
+//! `stats-update`, coalesced per tenant on this node ([`Coalescer`] with a
+//! [`WINDOW`] of 500 ms): at most one every window, and one within a window
+//! of any change: a single query, then one broadcast.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
-use tokio::time::Instant;
 
 use super::emitter::{Emitter, payload};
 use super::rooms;
@@ -19,58 +14,6 @@ use crate::chat::{Stats, User, access};
 use crate::error::AppResult;
 
 pub const WINDOW: Duration = Duration::from_millis(500);
-
-/// What a flush does for one tenant.
-pub type Flush = Box<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
-
-#[derive(Default)]
-struct Tenant {
-    last_flush: Option<Instant>,
-    scheduled: bool,
-}
-
-pub struct StatsCoalescer {
-    /// A `std::sync::Mutex`: no `.await` while held, tiny critical sections.
-    tenants: Mutex<HashMap<String, Tenant>>,
-    flush: Flush,
-}
-
-impl StatsCoalescer {
-    pub fn new(flush: Flush) -> Arc<Self> {
-        Arc::new(Self {
-            tenants: Mutex::new(HashMap::new()),
-            flush,
-        })
-    }
-
-    /// The tenant's stats changed: schedule a flush unless one is.
-    pub fn changed(self: &Arc<Self>, tenant: &str) {
-        let delay = {
-            let mut tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
-            let state = tenants.entry(tenant.to_string()).or_default();
-            if state.scheduled {
-                return;
-            }
-            state.scheduled = true;
-            state
-                .last_flush
-                .map(|last| (last + WINDOW).saturating_duration_since(Instant::now()))
-                .unwrap_or_default()
-        };
-        let this = self.clone();
-        let tenant = tenant.to_string();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            {
-                let mut tenants = this.tenants.lock().unwrap_or_else(|e| e.into_inner());
-                let state = tenants.entry(tenant.clone()).or_default();
-                state.scheduled = false;
-                state.last_flush = Some(Instant::now());
-            }
-            (this.flush)(tenant).await;
-        });
-    }
-}
 
 /// Where a tenant's stats come from: the database and who is online.
 pub struct StatsSource {
@@ -102,71 +45,5 @@ impl StatsSource {
             }
             Err(err) => tracing::warn!(%tenant, code = err.code().as_str(), "stats not computed"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::sync::mpsc;
-
-    fn recording() -> (
-        Arc<StatsCoalescer>,
-        mpsc::UnboundedReceiver<(String, Instant)>,
-    ) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let coalescer = StatsCoalescer::new(Box::new(move |tenant| {
-            let tx = tx.clone();
-            Box::pin(async move {
-                let _ = tx.send((tenant, Instant::now()));
-            })
-        }));
-        (coalescer, rx)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_first_change_flushes_at_once_and_a_burst_in_the_window_flushes_once_at_its_end() {
-        let (stats, mut flushed) = recording();
-        let start = Instant::now();
-        stats.changed("t");
-        let (tenant, at) = flushed.recv().await.unwrap();
-        assert_eq!((tenant.as_str(), at), ("t", start));
-        for _ in 0..10 {
-            stats.changed("t");
-        }
-        let (_, at) = flushed.recv().await.unwrap();
-        assert_eq!(at, start + WINDOW);
-        tokio::time::sleep(WINDOW * 4).await;
-        assert!(flushed.try_recv().is_err(), "only one flush for the burst");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn tenants_are_coalesced_separately() {
-        let (stats, mut flushed) = recording();
-        let start = Instant::now();
-        stats.changed("a");
-        stats.changed("b");
-        stats.changed("a"); // rides along with a's scheduled flush
-        let mut got = vec![flushed.recv().await.unwrap(), flushed.recv().await.unwrap()];
-        got.sort();
-        assert_eq!(got, [("a".to_string(), start), ("b".to_string(), start)]);
-        stats.changed("a");
-        assert_eq!(
-            flushed.recv().await.unwrap(),
-            ("a".to_string(), start + WINDOW)
-        );
-        tokio::time::sleep(WINDOW * 4).await;
-        assert!(flushed.try_recv().is_err(), "b was not flushed again");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_change_after_a_quiet_window_flushes_at_once() {
-        let (stats, mut flushed) = recording();
-        stats.changed("t");
-        flushed.recv().await.unwrap();
-        tokio::time::sleep(WINDOW * 3).await;
-        let now = Instant::now();
-        stats.changed("t");
-        assert_eq!(flushed.recv().await.unwrap().1, now);
     }
 }

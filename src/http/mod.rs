@@ -7,6 +7,7 @@ pub mod compact_head;
 pub mod dev;
 pub mod health;
 pub mod messages;
+pub mod routing;
 pub mod sessions;
 pub mod stats;
 
@@ -29,6 +30,7 @@ pub fn router<A: Adapter>(app: &AppState<A>) -> Router<AppState<A>> {
     let router = Router::new()
         .merge(sessions::router::<A>())
         .merge(messages::router::<A>())
+        .merge(routing::router::<A>())
         .merge(stats::router::<A>())
         .merge(health::router::<A>());
     if app.config.dev_mode() {

@@ -11,7 +11,9 @@ use socketioxide::adapter::Adapter;
 
 use super::{AuthUser, JsonBody, Params, ReadSlot, limit, params};
 use crate::app::AppState;
-use crate::chat::input::{CloseRequest, MarkReadRequest, OpenRequest, parse_assign, parse_id};
+use crate::chat::input::{
+    CloseRequest, MarkReadRequest, OpenRequest, TransferRequest, parse_assign, parse_id,
+};
 use crate::chat::{SessionView, sessions, users};
 use crate::error::{AppError, AppResult};
 
@@ -25,6 +27,10 @@ pub fn router<A: Adapter>() -> Router<AppState<A>> {
         .route("/api/chat/sessions/{id}/assign", post(assign_session::<A>))
         .route("/api/chat/sessions/{id}/read", post(mark_read::<A>))
         .route("/api/chat/sessions/{id}/close", post(close_session::<A>))
+        .route(
+            "/api/chat/sessions/{id}/transfer",
+            post(transfer_session::<A>),
+        )
 }
 
 async fn open_session<A: Adapter>(
@@ -117,4 +123,14 @@ async fn close_session<A: Adapter>(
 ) -> AppResult<Json<SessionView>> {
     let req = CloseRequest::parse_body(parse_id(&id, "session id")?, &body)?;
     Ok(Json(app.actions.close_session(&user, req).await?))
+}
+
+async fn transfer_session<A: Adapter>(
+    State(app): State<AppState<A>>,
+    AuthUser(user): AuthUser,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> AppResult<Json<SessionView>> {
+    let req = TransferRequest::parse_body(parse_id(&id, "session id")?, &body)?;
+    Ok(Json(app.actions.transfer_session(&user, req).await?))
 }

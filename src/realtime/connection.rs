@@ -14,6 +14,7 @@ use super::typing;
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::chat::clock::{now_ms, rfc3339};
+use crate::chat::routing::{agents, service};
 use crate::chat::{User, access};
 use crate::fanout::rooms;
 use crate::metrics::ReasonLabels;
@@ -66,8 +67,11 @@ pub async fn authenticate<A: Adapter>(
 fn prepare<A: Adapter>(s: &SocketRef<A>, user: &User) {
     s.on_fallback(dispatch::<A>);
     s.on_disconnect(on_disconnect::<A>);
-    s.join(rooms::user(&user.tenant, &user.id));
-    s.join(rooms::presence(user));
+    s.join([
+        rooms::user(&user.tenant, &user.id),
+        rooms::tenant(&user.tenant),
+        rooms::presence(user),
+    ]);
 }
 
 /// `auth.token`, then the `token` query parameter, then `Authorization: Bearer`.
@@ -143,7 +147,25 @@ pub async fn on_connect<A: Adapter>(
     tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, role = user.role.as_str(),
                    transport = ?s.transport_type(), "connected");
 
-    let hello = json!({ "user": user.user_ref(), "socketId": s.id.to_string(), "serverTime": rfc3339(now_ms()) });
+    let defaults = &app.actions.router.config.defaults;
+    let mut hello = json!({ "user": user.user_ref(), "socketId": s.id.to_string(), "serverTime": rfc3339(now_ms()) });
+    if user.role.is_staff() {
+        // Before the hello: the agent's own state then says online.
+        if let Err(err) = app.actions.agent_connected(&user).await {
+            tracing::warn!(socket = %s.id, code = err.code().as_str(), "agent presence not recorded");
+        }
+        match agents::state(&app.reads, defaults, &user.tenant, &user.id).await {
+            Ok(Some(agent)) => hello["agent"] = json!(agent),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(socket = %s.id, code = err.code().as_str(), "no agent state")
+            }
+        }
+    }
+    match service::status(&app.reads, defaults, &user.tenant).await {
+        Ok(status) => hello["service"] = json!(status),
+        Err(err) => tracing::warn!(socket = %s.id, code = err.code().as_str(), "no service status"),
+    }
     if let Err(err) = s.emit("connected", &hello) {
         tracing::debug!(socket = %s.id, error = %err, "cannot send connected");
     }
@@ -170,6 +192,11 @@ async fn on_disconnect<A: Adapter>(
 ) {
     tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, ?reason, "disconnected");
     typing::disconnected(&app.typing, &s, &user).await;
+    if user.role.is_staff()
+        && let Err(err) = app.actions.agent_disconnected(&user).await
+    {
+        tracing::warn!(socket = %s.id, code = err.code().as_str(), "agent presence not updated");
+    }
     app.metrics.connected_sockets.dec();
     app.fanout().stats_changed(&user.tenant);
 }

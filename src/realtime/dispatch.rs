@@ -10,7 +10,7 @@ use socketioxide::extract::{AckSender, Event as Name, Extension, SocketRef, Stat
 
 use super::reply::Limit::{Own, PerSocket};
 use super::reply::{Event, answer};
-use super::{messages, sessions, typing};
+use super::{messages, routing, sessions, typing};
 use crate::app::AppState;
 use crate::chat::User;
 
@@ -34,6 +34,12 @@ pub async fn dispatch<A: Adapter>(
         "mark-read" => answer(cx, &name, data, ack, PerSocket, messages::mark_read).await,
         "send-message" => answer(cx, &name, data, ack, Own, messages::send_message).await,
         "typing" => answer(cx, &name, data, ack, Own, typing::typing).await,
+        "set-availability" => {
+            answer(cx, &name, data, ack, PerSocket, routing::set_availability).await
+        }
+        "transfer-session" => {
+            answer(cx, &name, data, ack, PerSocket, routing::transfer_session).await
+        }
         _ => tracing::debug!(event = %name, "unknown event, not answered"),
     }
 }

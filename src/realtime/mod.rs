@@ -6,6 +6,7 @@ pub mod connection;
 pub mod dispatch;
 pub mod messages;
 pub mod reply;
+pub mod routing;
 pub mod sessions;
 pub mod typing;
 

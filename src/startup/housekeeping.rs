@@ -26,6 +26,11 @@ pub(super) fn spawn_housekeeping<A: Adapter>(app: &AppState<A>) {
                 limiter.shrink_to_fit();
             }
             refresh_local_tenants(&app);
+            // The routing notices of a day ago are of no use (at worst one
+            // is sent again).
+            if let Err(err) = crate::chat::notices::forget_older_than(&app.db, 86_400_000).await {
+                tracing::debug!(code = err.code().as_str(), "old notices not removed");
+            }
         }
     });
 }

@@ -1,0 +1,54 @@
+//! Small helpers for the routing statements, written in SQL that SQLite
+//! and PostgreSQL both run (`$N` placeholders work on both).
+
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+
+use crate::error::AppResult;
+
+pub fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Runs a statement that changes rows; the number it changed.
+pub async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> AppResult<u64> {
+    let result = db
+        .execute_raw(statement(db.get_database_backend(), sql, values))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// The rows of a query, as `T`.
+pub async fn all<T: FromQueryResult>(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: Vec<Value>,
+) -> AppResult<Vec<T>> {
+    let statement = statement(db.get_database_backend(), sql, values);
+    Ok(T::find_by_statement(statement).all(db).await?)
+}
+
+#[derive(FromQueryResult)]
+struct Count {
+    n: i64,
+}
+
+/// A query of one `n` column (a `COUNT(*) AS n`).
+pub async fn count(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> AppResult<i64> {
+    Ok(all::<Count>(db, sql, values)
+        .await?
+        .first()
+        .map_or(0, |row| row.n))
+}
+
+/// `$from, $from+1, …` for `n` values of an `IN (…)` list.
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The staff users of tenant `$1` who are online: a socket on a node whose
+/// lease (`$2` is now) has not run out.
+pub const ONLINE_IDS: &str = "SELECT p.user_id FROM agent_presence p \
+    JOIN nodes n ON n.id = p.node_id WHERE p.tenant = $1 AND n.expires_at >= $2";

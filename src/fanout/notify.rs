@@ -1,0 +1,191 @@
+//! The routing notices of docs/protocol.md §5 and §7: `queue-update` to a
+//! waiting customer, `agent-updated` to the tenant's agents,
+//! `service-status` to the whole tenant. Each is coalesced per key on this
+//! node (at most one per second, within a second of the change) and sent
+//! only when its value differs from the last one sent by any node
+//! ([`crate::chat::notices::claim`]).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use super::coalesce::Coalescer;
+use super::emitter::{Emitter, payload};
+use super::rooms;
+use crate::chat::notices;
+use crate::chat::routing::queue::{self, QueueFigures};
+use crate::chat::routing::{Defaults, agents, service};
+use crate::error::AppResult;
+
+pub const WINDOW: Duration = Duration::from_secs(1);
+
+/// At most this many waiting customers hear of their position per flush
+/// (those further back hear of it as the queue moves).
+const MAX_QUEUE_NOTICES: u64 = 5000;
+
+pub struct Notifier {
+    /// Reads the state to announce.
+    reads: DatabaseConnection,
+    /// Claims the notices.
+    writer: DatabaseConnection,
+    emitter: Arc<dyn Emitter>,
+    defaults: Defaults,
+    queue: Arc<Coalescer<String>>,
+    agents: Arc<Coalescer<(String, String)>>,
+    service: Arc<Coalescer<String>>,
+}
+
+/// A flush that finds its notifier gone (shutting down) does nothing.
+fn flush_with<K: Send + 'static>(
+    this: &Weak<Notifier>,
+    run: fn(Arc<Notifier>, K) -> BoxFuture<'static, ()>,
+) -> Box<dyn Fn(K) -> BoxFuture<'static, ()> + Send + Sync> {
+    let this = this.clone();
+    Box::new(move |key| match this.upgrade() {
+        Some(notifier) => run(notifier, key),
+        None => Box::pin(async {}),
+    })
+}
+
+impl Notifier {
+    pub fn new(
+        reads: DatabaseConnection,
+        writer: DatabaseConnection,
+        emitter: Arc<dyn Emitter>,
+        defaults: Defaults,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|this| Self {
+            reads,
+            writer,
+            emitter,
+            defaults,
+            queue: Coalescer::new(
+                WINDOW,
+                flush_with(this, |n, tenant| Box::pin(n.flush_queue(tenant))),
+            ),
+            agents: Coalescer::new(
+                WINDOW,
+                flush_with(this, |n, key| Box::pin(n.flush_agent(key))),
+            ),
+            service: Coalescer::new(
+                WINDOW,
+                flush_with(this, |n, tenant| Box::pin(n.flush_service(tenant))),
+            ),
+        })
+    }
+
+    /// The tenant's queue may have moved.
+    pub fn queue_changed(&self, tenant: &str) {
+        self.queue.changed(tenant.to_string());
+    }
+
+    /// A field of this agent's state may have changed.
+    pub fn agent_changed(&self, tenant: &str, id: &str) {
+        self.agents.changed((tenant.to_string(), id.to_string()));
+    }
+
+    /// The tenant's service status may have changed.
+    pub fn service_changed(&self, tenant: &str) {
+        self.service.changed(tenant.to_string());
+    }
+
+    /// Every agent of the tenant may have changed (its default capacity did).
+    pub async fn all_agents_changed(&self, tenant: &str) {
+        match agents::list(&self.reads, &self.defaults, tenant).await {
+            Ok(states) => states
+                .iter()
+                .for_each(|s| self.agent_changed(tenant, &s.id)),
+            Err(err) => tracing::warn!(%tenant, code = err.code().as_str(), "agents not listed"),
+        }
+    }
+
+    async fn flush_queue(self: Arc<Self>, tenant: String) {
+        if let Err(err) = self.send_queue(&tenant).await {
+            tracing::warn!(%tenant, code = err.code().as_str(), "queue-update not sent");
+        }
+    }
+
+    async fn send_queue(&self, tenant: &str) -> AppResult<()> {
+        let waiting = queue::waiting(&self.reads, tenant, MAX_QUEUE_NOTICES).await?;
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        let figures = QueueFigures::of(&self.reads, tenant).await?;
+        let infos: Vec<_> = waiting
+            .iter()
+            .enumerate()
+            .map(|(i, _)| figures.info(i as i64 + 1))
+            .collect();
+        // The time it joined the queue is part of the value: a session that
+        // comes back to the queue hears of its place again.
+        let items: Vec<(String, String)> = waiting
+            .iter()
+            .zip(&infos)
+            .map(|(w, info)| {
+                let since = w.queued_at.unwrap_or(w.created_at);
+                let value = format!("{since}|{}", json!(info));
+                (format!("q:{}", w.id), value)
+            })
+            .collect();
+        let claimed = notices::claim(&self.writer, &items, WINDOW.as_millis() as i64).await?;
+        for i in claimed.send {
+            let (w, info) = (&waiting[i], &infos[i]);
+            let data = payload(&json!({ "sessionId": w.id, "queue": info }));
+            let to = vec![rooms::user(tenant, &w.customer_id)];
+            self.emitter.emit(to, "queue-update", data).await;
+        }
+        if claimed.again {
+            self.queue_changed(tenant);
+        }
+        Ok(())
+    }
+
+    async fn flush_agent(self: Arc<Self>, (tenant, id): (String, String)) {
+        let result = async {
+            let Some(state) = agents::state(&self.reads, &self.defaults, &tenant, &id).await?
+            else {
+                return Ok(());
+            };
+            let key = format!("a:{}:{tenant}:{id}", tenant.len());
+            let items = [(key, json!(state).to_string())];
+            let claimed = notices::claim(&self.writer, &items, WINDOW.as_millis() as i64).await?;
+            if !claimed.send.is_empty() {
+                let to = vec![rooms::agents(&tenant)];
+                self.emitter
+                    .emit(to, "agent-updated", payload(&state))
+                    .await;
+            }
+            if claimed.again {
+                self.agent_changed(&tenant, &id);
+            }
+            AppResult::Ok(())
+        };
+        if let Err(err) = result.await {
+            tracing::warn!(%tenant, agent = %id, code = err.code().as_str(), "agent-updated not sent");
+        }
+    }
+
+    async fn flush_service(self: Arc<Self>, tenant: String) {
+        let result = async {
+            let status = service::status(&self.reads, &self.defaults, &tenant).await?;
+            let items = [(format!("s:{tenant}"), json!(status).to_string())];
+            let claimed = notices::claim(&self.writer, &items, WINDOW.as_millis() as i64).await?;
+            if !claimed.send.is_empty() {
+                let to = vec![rooms::tenant(&tenant)];
+                self.emitter
+                    .emit(to, "service-status", payload(&status))
+                    .await;
+            }
+            if claimed.again {
+                self.service_changed(&tenant);
+            }
+            AppResult::Ok(())
+        };
+        if let Err(err) = result.await {
+            tracing::warn!(%tenant, code = err.code().as_str(), "service-status not sent");
+        }
+    }
+}
