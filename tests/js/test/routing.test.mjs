@@ -198,7 +198,7 @@ describe('agent state', () => {
     assert.deepEqual(await waitFor(colleague.socket, 'agent-updated', { ...COALESCED, filter: (a) => a.id === agent.user.sub && a.availability === 'away' }), state);
     await waitFor(agent.socket, 'agent-updated', { ...COALESCED, filter: (a) => a.id === agent.user.sub && a.availability === 'away' });
     await expectNo(customer.socket, 'agent-updated', 300);
-    await expectNo(outsider.socket, 'agent-updated', 0);
+    await expectNo(outsider.socket, 'agent-updated', 0, { filter: (a) => a.id === agent.user.sub });
     assertAgentState(await agentState(srv.server, colleague.user, agent.user.sub), { availability: 'away' });
 
     const back = await ok(agent.socket, 'set-availability', { status: 'available' });
@@ -925,6 +925,7 @@ describe('transfer', () => {
 
     const back = await ok(A.socket, 'transfer-session', { sessionId: s1.id });
     assert.equal(back.status, 'pending');
+    await updated(watch.socket, s1.id, (x) => x.status === 'pending');
     // By fairness A (0 active) would come first; the hold gives it to B (2 active, room for 5).
     const again = await assigned(watch.socket, s1.id);
     assert.deepEqual(again.agent, B.user.ref);
