@@ -212,10 +212,17 @@ impl Actions {
         Ok(changed.value)
     }
 
-    /// A staff socket connected on this node.
-    pub async fn agent_connected(&self, user: &User) -> AppResult<()> {
-        let changed = self.node.connected(&self.db, user).await?;
-        self.publish(&changed).await;
+    /// A staff socket connected on this node. `greet` runs once the agent
+    /// counts as online and before anyone hears of it, so the socket's
+    /// `connected` comes before any event the connection causes.
+    pub async fn agent_connected<Fut: Future<Output = ()>>(
+        &self,
+        user: &User,
+        greet: impl FnOnce() -> Fut,
+    ) -> AppResult<()> {
+        let changed = self.node.connected(&self.db, user).await;
+        greet().await;
+        self.publish(&changed?).await;
         Ok(())
     }
 

@@ -147,41 +147,53 @@ pub async fn on_connect<A: Adapter>(
     tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, role = user.role.as_str(),
                    transport = ?s.transport_type(), "connected");
 
-    let defaults = &app.actions.router.config.defaults;
-    let mut hello = json!({ "user": user.user_ref(), "socketId": s.id.to_string(), "serverTime": rfc3339(now_ms()) });
-    if user.role.is_staff() {
-        // Before the hello: the agent's own state then says online.
-        if let Err(err) = app.actions.agent_connected(&user).await {
-            tracing::warn!(socket = %s.id, code = err.code().as_str(), "agent presence not recorded");
+    // Hello and the snapshot come first, before any event this connection
+    // causes (an agent coming online changes their tenant's stats).
+    let greet = || async {
+        let hello = hello(&app, &s, &user).await;
+        if let Err(err) = s.emit("connected", &hello) {
+            tracing::debug!(socket = %s.id, error = %err, "cannot send connected");
         }
-        match agents::state(&app.reads, defaults, &user.tenant, &user.id).await {
-            Ok(Some(agent)) => hello["agent"] = json!(agent),
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(socket = %s.id, code = err.code().as_str(), "no agent state")
+        if access::may_see_stats(&user) {
+            match app.fanout().stats.snapshot(&user.tenant).await {
+                Ok(snapshot) => {
+                    if let Err(err) = s.emit("stats-update", &snapshot) {
+                        tracing::debug!(socket = %s.id, error = %err, "cannot send stats snapshot");
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(socket = %s.id, code = err.code().as_str(), "no stats snapshot")
+                }
             }
         }
+    };
+    if user.role.is_staff() {
+        if let Err(err) = app.actions.agent_connected(&user, greet).await {
+            tracing::warn!(socket = %s.id, code = err.code().as_str(), "agent presence not recorded");
+        }
+    } else {
+        greet().await;
     }
+    app.fanout().stats_changed(&user.tenant);
+}
+
+/// The `connected` payload: who the socket is, the tenant's service status
+/// and, for staff, their own state.
+async fn hello<A: Adapter>(app: &AppState<A>, s: &SocketRef<A>, user: &User) -> Value {
+    let defaults = &app.actions.router.config.defaults;
+    let mut hello = json!({ "user": user.user_ref(), "socketId": s.id.to_string(), "serverTime": rfc3339(now_ms()) });
     match service::status(&app.reads, defaults, &user.tenant).await {
         Ok(status) => hello["service"] = json!(status),
         Err(err) => tracing::warn!(socket = %s.id, code = err.code().as_str(), "no service status"),
     }
-    if let Err(err) = s.emit("connected", &hello) {
-        tracing::debug!(socket = %s.id, error = %err, "cannot send connected");
-    }
-    if access::may_see_stats(&user) {
-        match app.fanout().stats.snapshot(&user.tenant).await {
-            Ok(snapshot) => {
-                if let Err(err) = s.emit("stats-update", &snapshot) {
-                    tracing::debug!(socket = %s.id, error = %err, "cannot send stats snapshot");
-                }
-            }
-            Err(err) => {
-                tracing::warn!(socket = %s.id, code = err.code().as_str(), "no stats snapshot")
-            }
+    if user.role.is_staff() {
+        match agents::state(&app.reads, defaults, &user.tenant, &user.id).await {
+            Ok(Some(agent)) => hello["agent"] = json!(agent),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(socket = %s.id, code = err.code().as_str(), "no agent state"),
         }
     }
-    app.fanout().stats_changed(&user.tenant);
+    hello
 }
 
 async fn on_disconnect<A: Adapter>(

@@ -9,6 +9,7 @@ use clap::Parser;
 use entities::{message, session};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryTrait, Statement};
 use switchboard::chat::messages::history::{self, PageFrom};
+use switchboard::chat::routing::{agents, assign, queue};
 use switchboard::chat::{Role, User, sessions, stats};
 use switchboard::config::Cli;
 use switchboard::db;
@@ -83,7 +84,49 @@ fn queries(backend: DbBackend) -> Vec<(&'static str, Statement)> {
                 MIDNIGHT + 3_610_000,
             ),
         ),
+        // Routing (docs/protocol.md §7).
+        (
+            "queue positions of a list of sessions",
+            raw(backend, &queue::positions_sql(2), &[TENANT, SESSION, SESSION]),
+        ),
+        (
+            "the queue in order",
+            raw(backend, &queue::waiting_sql(20), &[TENANT]),
+        ),
+        (
+            "the last assignments (wait estimate)",
+            raw(backend, queue::RECENT_ASSIGNMENTS_SQL, &[TENANT, NOW]),
+        ),
+        ("agents' loads", raw(backend, agents::LOADS_SQL, &[TENANT])),
+        ("the tenant's staff", raw(backend, agents::STAFF_SQL, &[TENANT])),
+        (
+            "routable agents",
+            raw(backend, &agents::available_sql(), &[TENANT, NOW]),
+        ),
+        (
+            "auto-assignment candidates",
+            raw(backend, &assign::candidates_sql(), &[TENANT, NOW]),
+        ),
+        (
+            "sessions of agents offline too long",
+            raw(backend, assign::ORPHAN_SQL, &[TENANT, NOW]),
+        ),
     ]
+}
+
+const NOW: &str = "1795305600000";
+
+/// A raw statement of the routing modules with text values (numbers are
+/// compared as numbers by both databases' planners alike).
+fn raw(backend: DbBackend, sql: &str, values: &[&str]) -> Statement {
+    let values: Vec<sea_orm::Value> = values
+        .iter()
+        .map(|v| match v.parse::<i64>() {
+            Ok(n) => n.into(),
+            Err(_) => (*v).into(),
+        })
+        .collect();
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 /// The plan's lines, one string each.

@@ -5,6 +5,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { DashboardPage } from './pages/DashboardPage';
 import { HomePage } from './pages/HomePage';
+import { SettingsPage } from './pages/SettingsPage';
 import { WidgetPage } from './pages/WidgetPage';
 import './styles.css';
 
@@ -13,6 +14,7 @@ function route(pathname: string) {
   if (path === '/') return { title: 'Switchboard', page: <HomePage /> };
   if (path === '/widget') return { title: 'Support chat · Switchboard', page: <WidgetPage /> };
   if (path === '/dashboard') return { title: 'Agent dashboard · Switchboard', page: <DashboardPage /> };
+  if (path === '/settings') return { title: 'Settings · Switchboard', page: <SettingsPage /> };
   return {
     title: 'Not found · Switchboard',
     page: (

@@ -72,8 +72,21 @@ struct LoadRow {
     n: i64,
 }
 
-const STAFF: &str = "SELECT id, name, role, availability, max_chats FROM users \
+/// The staff of tenant `$1`.
+pub const STAFF_SQL: &str = "SELECT id, name, role, availability, max_chats FROM users \
     WHERE tenant = $1 AND role IN ('agent', 'admin')";
+
+/// The active chats of each agent of tenant `$1`.
+pub const LOADS_SQL: &str = "SELECT agent_id, COUNT(*) AS n FROM sessions \
+    WHERE tenant = $1 AND status = 'active' AND agent_id IS NOT NULL GROUP BY agent_id";
+
+/// How many staff of tenant `$1` are routable (`$2`: now).
+pub fn available_sql() -> String {
+    format!(
+        "SELECT COUNT(*) AS n FROM users WHERE tenant = $1 AND availability = 'available' \
+         AND role IN ('agent', 'admin') AND id IN ({ONLINE_IDS})"
+    )
+}
 
 /// The tenant's staff, by name (case-insensitive; unnamed last), then id.
 pub async fn list(
@@ -81,7 +94,7 @@ pub async fn list(
     defaults: &Defaults,
     tenant: &str,
 ) -> AppResult<Vec<AgentState>> {
-    let rows: Vec<StaffRow> = sql::all(db, STAFF, vec![tenant.into()]).await?;
+    let rows: Vec<StaffRow> = sql::all(db, STAFF_SQL, vec![tenant.into()]).await?;
     let mut states = states(db, defaults, tenant, rows).await?;
     states.sort_by(|a, b| {
         let name = |s: &AgentState| (s.name.is_none(), s.name.as_deref().map(str::to_lowercase));
@@ -113,7 +126,7 @@ pub async fn state(
 ) -> AppResult<Option<AgentState>> {
     let rows: Vec<StaffRow> = sql::all(
         db,
-        &format!("{STAFF} AND id = $2"),
+        &format!("{STAFF_SQL} AND id = $2"),
         vec![tenant.into(), id.into()],
     )
     .await?;
@@ -139,13 +152,8 @@ async fn states(
             .into_iter()
             .map(|row| row.user_id)
             .collect();
-    let loads: HashMap<String, i64> = sql::all::<LoadRow>(
-        db,
-        "SELECT agent_id, COUNT(*) AS n FROM sessions \
-         WHERE tenant = $1 AND status = 'active' AND agent_id IS NOT NULL GROUP BY agent_id",
-        vec![tenant.into()],
-    )
-    .await?
+    let loads: HashMap<String, i64> = sql::all::<LoadRow>(db, LOADS_SQL, vec![tenant.into()])
+        .await?
     .into_iter()
     .map(|row| (row.agent_id, row.n))
     .collect();
@@ -275,15 +283,7 @@ async fn update(
 
 /// How many staff of the tenant are routable: online and available.
 pub async fn available_count(db: &impl ConnectionTrait, tenant: &str) -> AppResult<i64> {
-    sql::count(
-        db,
-        &format!(
-            "SELECT COUNT(*) AS n FROM users WHERE tenant = $1 AND availability = 'available' \
-             AND role IN ('agent', 'admin') AND id IN ({ONLINE_IDS})"
-        ),
-        vec![tenant.into(), now_ms().into()],
-    )
-    .await
+    sql::count(db, &available_sql(), vec![tenant.into(), now_ms().into()]).await
 }
 
 /// This node's presence in the database.

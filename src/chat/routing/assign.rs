@@ -44,24 +44,31 @@ pub fn fairness(a: &Candidate, b: &Candidate) -> Ordering {
         .then_with(|| a.id.cmp(&b.id))
 }
 
+/// The routable agents of tenant `$1` (`$2`: now) with their active chats.
+pub fn candidates_sql() -> String {
+    format!(
+        "SELECT u.id AS id, u.max_chats AS max_chats, u.last_assigned_at AS last_assigned_at, \
+           (SELECT COUNT(*) FROM sessions s WHERE s.tenant = u.tenant AND s.status = 'active' \
+            AND s.agent_id = u.id) AS active \
+         FROM users u WHERE u.tenant = $1 AND u.availability = 'available' \
+         AND u.role IN ('agent', 'admin') AND u.id IN ({ONLINE_IDS})"
+    )
+}
+
+/// An active session of an agent of tenant `$1` offline since before `$2`
+/// (they all go, one step each, in no particular order).
+pub const ORPHAN_SQL: &str = "SELECT s.id AS id, s.agent_id AS agent_id FROM users u \
+    JOIN sessions s ON s.tenant = u.tenant AND s.status = 'active' AND s.agent_id = u.id \
+    WHERE u.tenant = $1 AND u.offline_since <= $2 LIMIT 1";
+
 /// Routable agents of the tenant with room, best first.
 pub async fn candidates(
     db: &impl ConnectionTrait,
     tenant: &str,
     default_max: u16,
 ) -> AppResult<Vec<Candidate>> {
-    let mut found: Vec<Candidate> = sql::all(
-        db,
-        &format!(
-            "SELECT u.id AS id, u.max_chats AS max_chats, u.last_assigned_at AS last_assigned_at, \
-               (SELECT COUNT(*) FROM sessions s WHERE s.tenant = u.tenant AND s.status = 'active' \
-                AND s.agent_id = u.id) AS active \
-             FROM users u WHERE u.tenant = $1 AND u.availability = 'available' \
-             AND u.role IN ('agent', 'admin') AND u.id IN ({ONLINE_IDS})"
-        ),
-        vec![tenant.into(), now_ms().into()],
-    )
-    .await?;
+    let mut found: Vec<Candidate> =
+        sql::all(db, &candidates_sql(), vec![tenant.into(), now_ms().into()]).await?;
     found.retain(|c| c.active < c.capacity(default_max));
     found.sort_by(fairness);
     Ok(found)
@@ -104,15 +111,9 @@ pub async fn step(
     };
     let now = now_ms();
     if let Some(seconds) = settings.reassign_after_offline_seconds {
-        let orphans: Vec<Orphan> = sql::all(
-            db,
-            "SELECT s.id AS id, s.agent_id AS agent_id FROM users u \
-             JOIN sessions s ON s.tenant = u.tenant AND s.status = 'active' AND s.agent_id = u.id \
-             WHERE u.tenant = $1 AND u.offline_since <= $2 \
-             ORDER BY s.created_at, s.id LIMIT 1",
-            vec![tenant.into(), (now - i64::from(seconds) * 1000).into()],
-        )
-        .await?;
+        let cutoff = now - i64::from(seconds) * 1000;
+        let orphans: Vec<Orphan> =
+            sql::all(db, ORPHAN_SQL, vec![tenant.into(), cutoff.into()]).await?;
         if let Some(orphan) = orphans.first() {
             let how = Move::FromAgent(&orphan.agent_id);
             return assign(db, tenant, &orphan.id, best, max, how).await;

@@ -23,8 +23,9 @@ pub struct QueueInfo {
     pub available_agents: i64,
 }
 
-/// The estimate reads the last this many assignments…
-const ESTIMATE_SAMPLE: u64 = 20;
+/// The estimate reads the last 20 assignments of tenant `$1` since `$2`…
+pub const RECENT_ASSIGNMENTS_SQL: &str =
+    "SELECT at FROM assignments WHERE tenant = $1 AND at >= $2 ORDER BY at DESC LIMIT 20";
 /// …within this window, and needs at least this many of them.
 const ESTIMATE_WINDOW_MS: i64 = 3_600_000;
 const ESTIMATE_MIN: usize = 3;
@@ -45,10 +46,7 @@ impl QueueFigures {
         }
         let recent: Vec<At> = sql::all(
             db,
-            &format!(
-                "SELECT at FROM assignments WHERE tenant = $1 AND at >= $2 \
-                 ORDER BY at DESC LIMIT {ESTIMATE_SAMPLE}"
-            ),
+            RECENT_ASSIGNMENTS_SQL,
             vec![tenant.into(), (now_ms() - ESTIMATE_WINDOW_MS).into()],
         )
         .await?;
@@ -104,24 +102,57 @@ pub async fn infos(
     }
     let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
     values.extend(pending.iter().map(|r| r.id.clone().into()));
-    let positions: Vec<Position> = sql::all(
-        db,
-        &format!(
-            "SELECT s.id AS id, 1 + (SELECT COUNT(*) FROM sessions p \
-               WHERE p.tenant = s.tenant AND p.status = 'pending' \
-               AND (p.created_at, p.id) < (s.created_at, s.id)) \
-               AS position \
-             FROM sessions s WHERE s.tenant = $1 AND s.status = 'pending' AND s.id IN ({})",
-            placeholders(2, pending.len())
-        ),
-        values,
-    )
-    .await?;
+    let positions: Vec<Position> = sql::all(db, &positions_sql(pending.len()), values).await?;
     let figures = QueueFigures::of(db, tenant).await?;
     Ok(positions
         .into_iter()
         .map(|p| (p.id, figures.info(p.position)))
         .collect())
+}
+
+/// The positions of `n` pending sessions of tenant `$1` (ids `$2`…), one
+/// query however many: each counts the pending sessions before it along
+/// the queue's index.
+pub fn positions_sql(n: usize) -> String {
+    format!(
+        "SELECT s.id AS id, 1 + (SELECT COUNT(*) FROM sessions p \
+           WHERE p.tenant = s.tenant AND p.status = 'pending' \
+           AND (p.created_at, p.id) < (s.created_at, s.id)) AS position \
+         FROM sessions s WHERE s.tenant = $1 AND s.status = 'pending' AND s.id IN ({})",
+        placeholders(2, n)
+    )
+}
+
+/// The first `limit` pending sessions of tenant `$1`, in the queue's order.
+pub fn waiting_sql(limit: u64) -> String {
+    format!(
+        "SELECT id, customer_id, created_at, queued_at, requeued_from FROM sessions \
+         WHERE tenant = $1 AND status = 'pending' ORDER BY created_at, id LIMIT {limit}"
+    )
+}
+
+/// Which of `ids` (sessions of tenant `tenant`) are still pending.
+pub async fn still_pending(
+    db: &impl ConnectionTrait,
+    tenant: &str,
+    ids: &[&str],
+) -> AppResult<std::collections::HashSet<String>> {
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: String,
+    }
+    let mut pending = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
+        values.extend(chunk.iter().map(|id| (*id).into()));
+        let sql = format!(
+            "SELECT id FROM sessions WHERE tenant = $1 AND status = 'pending' AND id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let rows: Vec<Id> = sql::all(db, &sql, values).await?;
+        pending.extend(rows.into_iter().map(|r| r.id));
+    }
+    Ok(pending)
 }
 
 /// A pending session in the queue's order.
@@ -140,15 +171,7 @@ pub async fn waiting(
     tenant: &str,
     limit: u64,
 ) -> AppResult<Vec<Waiting>> {
-    sql::all(
-        db,
-        &format!(
-            "SELECT id, customer_id, created_at, queued_at, requeued_from FROM sessions \
-             WHERE tenant = $1 AND status = 'pending' ORDER BY created_at, id LIMIT {limit}"
-        ),
-        vec![tenant.into()],
-    )
-    .await
+    sql::all(db, &waiting_sql(limit), vec![tenant.into()]).await
 }
 
 #[cfg(test)]

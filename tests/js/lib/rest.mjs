@@ -90,7 +90,8 @@ export function assertUserRef(value, expected, what = 'UserRef') {
   if (expected) assert.deepEqual(value, expected, `${what}`);
 }
 
-const SESSION_KEYS = ['agent', 'assignedAt', 'closedAt', 'closedBy', 'createdAt', 'customer', 'id', 'lastMessageAt', 'status', 'subject', 'unreadCount'].sort();
+const SESSION_KEYS = ['agent', 'assignedAt', 'closedAt', 'closedBy', 'createdAt', 'customer', 'id', 'lastMessageAt',
+  'queue', 'status', 'subject', 'unreadCount'].sort();
 
 /** Checks every field of a Session; `expected` holds the values that must match exactly. */
 export function assertSession(session, expected = {}) {
@@ -106,6 +107,14 @@ export function assertSession(session, expected = {}) {
     if (session[key] !== null) assertTimestamp(session[key], `session.${key}`);
   }
   assert.ok(Number.isInteger(session.unreadCount) && session.unreadCount >= 0, 'session.unreadCount');
+  // v1.3: the queue is there exactly while the session is pending.
+  if (session.status === 'pending') {
+    assert.deepEqual(Object.keys(session.queue ?? {}).sort(), ['availableAgents', 'estimatedWaitSeconds', 'position'],
+      `a pending session has its queue: ${JSON.stringify(session)}`);
+    assert.ok(Number.isInteger(session.queue.position) && session.queue.position >= 1, 'session.queue.position');
+  } else {
+    assert.equal(session.queue, null, `only a pending session has a queue: ${JSON.stringify(session)}`);
+  }
   for (const [key, value] of Object.entries(expected)) {
     assert.deepEqual(session[key], value, `session.${key}`);
   }
@@ -127,12 +136,13 @@ export function assertMessage(message, expected = {}) {
   }
 }
 
-const STATS_KEYS = ['activeSessions', 'avgFirstResponseSeconds', 'avgWaitSeconds', 'closedToday', 'generatedAt',
-  'messagesToday', 'onlineAgents', 'onlineCustomers', 'pendingSessions'].sort();
+const STATS_KEYS = ['activeSessions', 'availableAgents', 'avgFirstResponseSeconds', 'avgWaitSeconds', 'closedToday',
+  'generatedAt', 'messagesToday', 'onlineAgents', 'onlineCustomers', 'pendingSessions'].sort();
 
 export function assertStats(stats, expected = {}) {
   assert.deepEqual(Object.keys(stats ?? {}).sort(), STATS_KEYS, `Stats fields: ${JSON.stringify(stats)}`);
-  for (const key of ['pendingSessions', 'activeSessions', 'closedToday', 'messagesToday', 'onlineAgents', 'onlineCustomers']) {
+  for (const key of ['pendingSessions', 'activeSessions', 'closedToday', 'messagesToday', 'onlineAgents', 'onlineCustomers',
+    'availableAgents']) {
     assert.ok(Number.isInteger(stats[key]) && stats[key] >= 0, `stats.${key} should be a count: ${stats[key]}`);
   }
   for (const key of ['avgWaitSeconds', 'avgFirstResponseSeconds']) {

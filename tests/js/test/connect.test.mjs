@@ -11,11 +11,20 @@ describe('connecting to /chat', () => {
   const srv = useServer();
 
   it('sends connected with the user, the socket id and the server time', async () => {
-    const customer = makeUser('customer', { name: 'Grace Hopper' });
+    const customer = makeUser('customer', { name: 'Grace Hopper', tenant: 'connected-shape' });
     const socket = await connect(srv.server, customer.token, { transports: ['websocket'] });
     const payload = await waitFor(socket, 'connected');
-    assert.deepEqual(Object.keys(payload).sort(), ['serverTime', 'socketId', 'user']);
+    // v1.3 adds the service status (and, for staff only, the agent's state).
+    assert.deepEqual(Object.keys(payload).sort(), ['serverTime', 'service', 'socketId', 'user']);
+    assert.deepEqual(payload.service, { open: true, availableAgents: 0, offlineMessage: null });
     assertUserRef(payload.user, { id: customer.sub, role: 'customer', name: 'Grace Hopper' });
+    const agent = makeUser('agent', { name: 'Ada', tenant: 'connected-shape' });
+    const staff = await waitFor(await connect(srv.server, agent.token, { transports: ['websocket'] }), 'connected');
+    assert.deepEqual(Object.keys(staff).sort(), ['agent', 'serverTime', 'service', 'socketId', 'user']);
+    assert.deepEqual(staff.agent, {
+      id: agent.sub, name: 'Ada', role: 'agent', availability: 'available', online: true, activeChats: 0, maxChats: 5,
+    });
+    assert.equal(staff.service.availableAgents, 1, 'the agent counts once online');
     assert.equal(payload.socketId, socket.id);
     assertTimestamp(payload.serverTime, 'serverTime');
     assert.ok(Math.abs(Date.parse(payload.serverTime) - Date.now()) < 5000, 'serverTime is the current time');

@@ -6,7 +6,15 @@
 
 import { io, type Socket } from 'socket.io-client';
 import { websocketConfig, type WebsocketConfig } from '../websocket.config';
-import { ChatError, type Ack, type ConnectedEvent, type UserRef } from './protocol';
+import {
+  ChatError,
+  type Ack,
+  type AgentState,
+  type Availability,
+  type ConnectedEvent,
+  type ServiceStatus,
+  type UserRef,
+} from './protocol';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected' | 'error';
 
@@ -20,6 +28,10 @@ export type ConnectionSnapshot = {
   exhausted: boolean;
   /** The current reconnection attempt (0 when not reconnecting). */
   attempt: number;
+  /** v1.3: the tenant's service status (`connected.service`, then `service-status`); null from a v1.2 server. */
+  service: ServiceStatus | null;
+  /** v1.3, staff: our own routing state (`connected.agent`, then `agent-updated` for our id). */
+  agent: AgentState | null;
 };
 
 type Listener = () => void;
@@ -34,6 +46,8 @@ export class ChatConnection {
     error: null,
     exhausted: false,
     attempt: 0,
+    service: null,
+    agent: null,
   };
   private readonly listeners = new Set<Listener>();
   /** Rooms this socket is in and how many users of the page need each. */
@@ -70,8 +84,17 @@ export class ChatConnection {
       this.readyFallback = setTimeout(() => this.becomeReady(), READY_FALLBACK_MS);
     });
     socket.on('connected', (event: ConnectedEvent) => {
-      this.update({ user: event.user });
+      this.update({ user: event.user, service: validService(event.service), agent: validAgent(event.agent) });
       this.becomeReady();
+    });
+    // Kept here rather than in the pages: `connected` comes before any
+    // component listens, and every page of the tab wants the latest value.
+    socket.on('service-status', (service: ServiceStatus) => {
+      const valid = validService(service);
+      if (valid) this.update({ service: valid });
+    });
+    socket.on('agent-updated', (agent: AgentState) => {
+      if (validAgent(agent) && agent.id === this.snapshot.user?.id) this.update({ agent });
     });
     socket.on('disconnect', (reason) => {
       this.isReady = false;
@@ -166,6 +189,13 @@ export class ChatConnection {
     });
   }
 
+  /** v1.3 `set-availability`: resolves with (and keeps) our new AgentState. */
+  async setAvailability(status: Availability): Promise<AgentState> {
+    const agent = await this.request<AgentState>('set-availability', { status });
+    if (validAgent(agent)) this.update({ agent });
+    return agent;
+  }
+
   /** Fire and forget, dropped when offline (typing indicators: stale ones are worse than none). */
   emitVolatile(event: string, payload: unknown): void {
     this.socket.volatile.emit(event, payload);
@@ -237,6 +267,14 @@ export class ChatConnection {
     this.snapshot = { ...this.snapshot, ...patch };
     for (const listener of [...this.listeners]) listener();
   }
+}
+
+function validService(service: ServiceStatus | undefined | null): ServiceStatus | null {
+  return service && typeof service === 'object' && typeof service.open === 'boolean' ? service : null;
+}
+
+function validAgent(agent: AgentState | undefined | null): AgentState | null {
+  return agent && typeof agent === 'object' && typeof agent.id === 'string' && typeof agent.maxChats === 'number' ? agent : null;
 }
 
 function describeAuthError(message: string): string {

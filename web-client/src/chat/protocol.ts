@@ -2,7 +2,8 @@
 // file so a change of the contract is a change here and a type error
 // everywhere it matters.
 
-export type Role = 'customer' | 'agent' | 'admin';
+// 'bot' (v1.3): a sender posting through the server API.
+export type Role = 'customer' | 'agent' | 'admin' | 'bot';
 export type UserRef = { id: string; role: Role; name: string | null };
 
 export type SessionStatus = 'pending' | 'active' | 'closed';
@@ -19,6 +20,8 @@ export type Session = {
   closedBy: UserRef | null;
   lastMessageAt: string | null;
   unreadCount: number;
+  /** v1.3: present while pending (a v1.2 server never sends it). */
+  queue?: QueueInfo | null;
 };
 
 export type Message = {
@@ -41,8 +44,67 @@ export type Stats = {
   onlineCustomers: number;
   avgWaitSeconds: number | null;
   avgFirstResponseSeconds: number | null;
+  /** v1.3: online agents whose availability is 'available'. */
+  availableAgents?: number;
   generatedAt: string;
 };
+
+// ---- v1.3 routing (§7). Every field a v1.2 server lacks is optional at
+// the places that receive it (ConnectedEvent, Stats, Session), so the pages
+// hide what the server does not offer.
+
+export type Availability = 'available' | 'away';
+
+export type AgentState = {
+  id: string;
+  name: string | null;
+  role: 'agent' | 'admin';
+  availability: Availability;
+  /** At least one socket of theirs is connected, on any node. */
+  online: boolean;
+  activeChats: number;
+  /** Capacity for auto-assignment (0: never auto-assigned). */
+  maxChats: number;
+};
+
+export type QueueInfo = {
+  /** 1: the next session to be served. */
+  position: number;
+  estimatedWaitSeconds: number | null;
+  availableAgents: number;
+};
+
+export type ServiceStatus = {
+  /** Within business hours (always true without them). */
+  open: boolean;
+  availableAgents: number;
+  offlineMessage: string | null;
+};
+
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+
+export type BusinessHours = {
+  /** IANA name, e.g. 'Europe/Madrid'. */
+  timezone: string;
+  /** Local 'HH:MM' ranges, start < end; a day absent or [] is closed. */
+  weekly: Partial<Record<Weekday, [string, string][]>>;
+};
+
+export type RoutingMode = 'manual' | 'auto';
+
+export type TenantSettings = {
+  routing: RoutingMode;
+  defaultMaxChats: number;
+  /** null: never reassign. */
+  reassignAfterOfflineSeconds: number | null;
+  /** null: always open. */
+  businessHours: BusinessHours | null;
+  offlineMessage: string | null;
+  ratingsEnabled: boolean;
+};
+
+export type QueueUpdateEvent = { sessionId: string; queue: QueueInfo };
 
 export type ErrorCode =
   | 'unauthorized'
@@ -54,13 +116,23 @@ export type ErrorCode =
   | 'rate_limited'
   | 'conflict'
   | 'unavailable'
-  | 'internal';
+  | 'internal'
+  | 'attachment_too_large'
+  | 'unsupported_media_type';
 
 export type ErrorBody = { code: ErrorCode; message: string };
 
 export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
 
-export type ConnectedEvent = { user: UserRef; socketId: string; serverTime: string };
+export type ConnectedEvent = {
+  user: UserRef;
+  socketId: string;
+  serverTime: string;
+  /** v1.3 */
+  service?: ServiceStatus;
+  /** v1.3, staff only: their own routing state. */
+  agent?: AgentState;
+};
 // hasMore (v1.3): the catch-up stopped at the server's limit; join again from its last message.
 export type JoinResult = { session: Session; messages: Message[]; hasMore?: boolean };
 export type SessionJoinedEvent = { session: Session; user: UserRef; messages?: Message[] };

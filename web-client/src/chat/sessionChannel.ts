@@ -21,6 +21,7 @@ import {
 } from './protocol';
 import { applyRead, contiguousTail, firstMissingSeq, mergeMessages, newestUnreadFromOtherSide } from './timeline';
 import { Outbox, type OutboxEntry } from './outbox';
+import { supersedes } from './sessionOrder';
 import { OwnTyping, RemoteTyping } from './typing';
 
 /** A message as the UI shows it: stored ones, and our own still in flight. */
@@ -51,7 +52,6 @@ export type SessionChannelOptions = {
   gapFillDelay: number;
 };
 
-const STATUS_RANK: Record<Session['status'], number> = { pending: 0, active: 1, closed: 2 };
 
 /** Failures of a join that are worth retrying while connected. */
 const RETRYABLE = new Set<string>(['timeout', 'internal', 'unavailable', 'rate_limited']);
@@ -355,11 +355,9 @@ export class SessionChannel {
 
   private setSession(session: Session, notify = true): void {
     if (!session) return;
-    // A session only moves forward (pending -> active -> closed), but the
-    // news can arrive out of order: a join's ack is sent after the server
-    // lets go of the session, so an agent taking it in between is heard
-    // first. An older status never replaces a newer one.
-    if (this.session && STATUS_RANK[session.status] < STATUS_RANK[this.session.status]) return;
+    // News can arrive out of order; an older snapshot never replaces a
+    // newer one (chat/sessionOrder.ts).
+    if (!supersedes(this.session, session)) return;
     this.session = session;
     this.options.onSessionChange?.(session);
     if (notify) this.emitChange();

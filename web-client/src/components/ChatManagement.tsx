@@ -1,39 +1,54 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { isStaff, type Message, type MessagesReadEvent, type Session, type SessionClosedEvent } from '../chat/protocol';
+import type { ChatConnection } from '../chat/connection';
+import { isStaff, type AgentState, type Message, type MessagesReadEvent, type Session, type SessionClosedEvent } from '../chat/protocol';
+import { arrivalFor } from '../chat/routing';
+import { supersedes } from '../chat/sessionOrder';
+import type { AgentsState } from '../hooks/useAgents';
 import { useChatSocket } from '../hooks/useChatSocket';
 import { useSocketEvent, type ChatConnectionState } from '../hooks/useChatConnection';
 import { useNow } from '../hooks/useNow';
+import type { Notify } from '../hooks/useToasts';
 import { api } from '../lib/api';
 import { displayName, formatSince } from '../lib/format';
+import { AvailabilityControl } from './AvailabilityControl';
 import { ChatError, ChatThread } from './ChatThread';
-
-const STATUS_RANK: Record<Session['status'], number> = { pending: 0, active: 1, closed: 2 };
+import { TransferDialog } from './TransferDialog';
 
 type Props = {
   conn: ChatConnectionState;
   token: string;
   /** A session the agent chose to take from the queue (or a toast). */
   takeRequest: { session: Session; at: number } | null;
+  /** The tenant's agents, for the transfer dialog (v1.3). */
+  agents: AgentsState;
+  notify: Notify;
 };
 
 /**
- * The agent's own chats: a list with unread counts (the socket stays in
- * each room to hear new messages) and the open conversation. Opening a
- * pending session joins it, which takes it.
+ * The agent's own chats: their availability and load (v1.3), a list with
+ * unread counts (the socket stays in each room to hear new messages) and
+ * the open conversation. Opening a pending session joins it, which takes
+ * it; chats the server assigns (auto-assignment, a colleague's transfer)
+ * appear by themselves, with a toast.
  */
-export function ChatManagement({ conn, token, takeRequest }: Props) {
+export function ChatManagement({ conn, token, takeRequest, agents, notify }: Props) {
   const [sessions, setSessions] = useState<Map<string, Session>>(new Map());
   const [selectedId, setSelectedId] = useState<string | null>(null);
   const now = useNow();
   const { socket, connection, isConnected, user } = conn;
   const myId = user?.id ?? null;
+  // What we know of each session as the events arrive (the state lags a render behind).
+  const latest = useRef(new Map<string, Session>());
+  // Sessions this agent asked to take: their assignment is no news to them.
+  const takenByMe = useRef(new Set<string>());
 
   const upsert = useCallback((session: Session | undefined) => {
     if (!session?.id) return;
+    if (supersedes(latest.current.get(session.id), session)) latest.current.set(session.id, session);
     setSessions((map) => {
       const known = map.get(session.id);
-      // News can arrive out of order; a session never goes back to an earlier status.
-      if (known && STATUS_RANK[session.status] < STATUS_RANK[known.status]) return map;
+      // News can arrive out of order: an older snapshot never replaces a newer one.
+      if (!supersedes(known, session)) return map;
       const next = new Map(map);
       // Once known, the unread count is kept live here (new-message +1,
       // messages-read -count): a session in an event or an ack is a
@@ -55,7 +70,8 @@ export function ChatManagement({ conn, token, takeRequest }: Props) {
           const next = new Map(map);
           for (const s of page.items) {
             const known = map.get(s.id);
-            if (!known || STATUS_RANK[s.status] >= STATUS_RANK[known.status]) next.set(s.id, s);
+            if (supersedes(known, s)) next.set(s.id, s);
+            if (supersedes(latest.current.get(s.id), s)) latest.current.set(s.id, s);
           }
           return next;
         });
@@ -70,12 +86,33 @@ export function ChatManagement({ conn, token, takeRequest }: Props) {
 
   useEffect(() => {
     if (takeRequest) {
+      takenByMe.current.add(takeRequest.session.id);
       upsert(takeRequest.session);
       setSelectedId(takeRequest.session.id);
     }
   }, [takeRequest, upsert]);
 
-  useSocketEvent<Session>(socket, 'session-updated', upsert);
+  useSocketEvent<Session>(socket, 'session-updated', (session) => {
+    if (!session?.id) return;
+    const before = latest.current.get(session.id);
+    const arrival = arrivalFor(before, session, myId, takenByMe.current);
+    upsert(session);
+    // Sent back to the queue (by me or an admin): no longer ours to show;
+    // kept open, a reconnect's join would take it again.
+    if (session.status === 'pending' && session.assignedAt !== null && before?.status === 'active') {
+      takenByMe.current.delete(session.id);
+      setSelectedId((current) => (current === session.id ? null : current));
+    }
+    if (!arrival) return;
+    const customer = displayName(session.customer, 'a customer');
+    notify({
+      id: `assigned:${session.id}`,
+      title: `New chat assigned: ${customer}`,
+      body: arrival.kind === 'transferred' ? `Transferred by ${displayName(arrival.from)}` : (session.subject ?? undefined),
+      actionLabel: 'Open',
+      onAction: () => setSelectedId(session.id),
+    });
+  });
   useSocketEvent<SessionClosedEvent>(socket, 'session-closed', (e) => upsert(e?.session));
   useSocketEvent<Message>(socket, 'new-message', (m) => {
     if (!m || isStaff(m.sender.role) || m.sessionId === selectedId) return;
@@ -119,6 +156,20 @@ export function ChatManagement({ conn, token, takeRequest }: Props) {
 
   const selected = selectedId ? (sessions.get(selectedId) ?? null) : null;
 
+  // Handed over: the chat is no longer ours to show.
+  const onTransferred = useCallback(
+    (session: Session, to: AgentState | null) => {
+      takenByMe.current.delete(session.id);
+      setSelectedId((current) => (current === session.id ? null : current));
+      notify({
+        id: `transferred:${session.id}`,
+        title: to ? `Chat transferred to ${displayName(to)}` : 'Chat sent back to the queue',
+        body: displayName(session.customer, 'Customer'),
+      });
+    },
+    [notify],
+  );
+
   // On a narrow screen the conversation is below the lists: bring it into view.
   const chatRef = useRef<HTMLElement>(null);
   useEffect(() => {
@@ -133,6 +184,7 @@ export function ChatManagement({ conn, token, takeRequest }: Props) {
         <h2 id="mine-title" className="panel__title">
           My chats <span className="count-badge">{mine.filter((s) => s.status !== 'closed').length}</span>
         </h2>
+        <AvailabilityControl conn={conn} />
         {mine.length === 0 ? (
           <p className="muted empty">Take a chat from the queue to start.</p>
         ) : (
@@ -165,7 +217,16 @@ export function ChatManagement({ conn, token, takeRequest }: Props) {
       </section>
       <section className="panel panel--chat" aria-label="Conversation" ref={chatRef}>
         {selected ? (
-          <ChatPanel key={selected.id} token={token} initial={selected} myId={myId} onSessionChange={upsert} />
+          <ChatPanel
+            key={selected.id}
+            token={token}
+            initial={selected}
+            myId={myId}
+            onSessionChange={upsert}
+            agents={agents}
+            connection={connection}
+            onTransferred={onTransferred}
+          />
         ) : (
           <div className="placeholder">
             <p className="muted">Select a chat, or take one from the queue.</p>
@@ -176,14 +237,25 @@ export function ChatManagement({ conn, token, takeRequest }: Props) {
   );
 }
 
-type PanelProps = { token: string; initial: Session; myId: string | null; onSessionChange: (s: Session) => void };
+type PanelProps = {
+  token: string;
+  initial: Session;
+  myId: string | null;
+  onSessionChange: (s: Session) => void;
+  agents: AgentsState;
+  connection: ChatConnection | null;
+  onTransferred: (session: Session, to: AgentState | null) => void;
+};
 
-function ChatPanel({ token, initial, myId, onSessionChange }: PanelProps) {
+function ChatPanel({ token, initial, myId, onSessionChange, agents, connection, onTransferred }: PanelProps) {
   const chat = useChatSocket({ sessionId: initial.id, token, onSessionChange });
   const session = chat.session ?? initial;
   const [closing, setClosing] = useState(false);
+  const [transferring, setTransferring] = useState(false);
   const mineToAnswer = session.agent?.id === myId || chat.user?.role === 'admin';
   const watching = session.status === 'active' && !mineToAnswer;
+  // Transfer needs the v1.3 agents API (to choose someone) and an active chat of ours.
+  const canTransfer = session.status === 'active' && mineToAnswer && agents.supported === true && connection !== null;
 
   const close = async () => {
     setClosing(true);
@@ -209,12 +281,39 @@ function ChatPanel({ token, initial, myId, onSessionChange }: PanelProps) {
             </span>
           </p>
         </div>
-        {session.status !== 'closed' && mineToAnswer ? (
-          <button type="button" className="btn btn--danger btn--small" onClick={close} disabled={closing || !chat.isConnected}>
-            {closing ? 'Closing…' : 'Close chat'}
-          </button>
-        ) : null}
+        <div className="chat-panel__actions">
+          {canTransfer ? (
+            <button
+              type="button"
+              className="btn btn--ghost btn--small"
+              onClick={() => setTransferring(true)}
+              disabled={!chat.isConnected}
+              aria-haspopup="dialog"
+            >
+              Transfer
+            </button>
+          ) : null}
+          {session.status !== 'closed' && mineToAnswer ? (
+            <button type="button" className="btn btn--danger btn--small" onClick={close} disabled={closing || !chat.isConnected}>
+              {closing ? 'Closing…' : 'Close chat'}
+            </button>
+          ) : null}
+        </div>
       </header>
+      {transferring && connection ? (
+        <TransferDialog
+          session={session}
+          agents={agents.agents}
+          myId={myId}
+          connection={connection}
+          onClose={() => setTransferring(false)}
+          onTransferred={(updated, to) => {
+            setTransferring(false);
+            onSessionChange(updated);
+            onTransferred(updated, to);
+          }}
+        />
+      ) : null}
       {watching ? (
         <div className="banner banner--info" role="status">
           {displayName(session.agent)} is handling this chat; you are watching.

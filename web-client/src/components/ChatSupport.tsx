@@ -1,19 +1,26 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
-import type { Session } from '../chat/protocol';
-import { useChatSocket } from '../hooks/useChatSocket';
+import type { QueueInfo, QueueUpdateEvent, ServiceStatus, Session } from '../chat/protocol';
+import { describeQueue, serviceNotice, validQueue } from '../chat/routing';
+import { useChatConnection, useSocketEvent } from '../hooks/useChatConnection';
+import { useChatSocket, type UseChatSocketResult } from '../hooks/useChatSocket';
 import { useIdentity } from '../hooks/useIdentity';
 import { api } from '../lib/api';
 import { displayName } from '../lib/format';
 import { ChatError, ChatThread } from './ChatThread';
 import { ConnectionIndicator } from './ConnectionIndicator';
+import { ServiceNotice } from './ServiceNotice';
 
 /**
  * The customer widget: start a chat (name, subject, first message), wait
- * in the queue, talk to the agent who takes it, see it closed. A reload
- * finds the open chat again (same tab identity, `GET /api/chat/sessions`).
+ * in the queue (v1.3: with the place in line and the expected wait, and the
+ * tenant's offline message when closed or unstaffed), talk to the agent who
+ * takes it, see it closed. A reload finds the open chat again (same tab
+ * identity, `GET /api/chat/sessions`).
  */
 export function ChatSupport() {
   const auth = useIdentity('customer');
+  // A known customer is connected before starting: the service status is live.
+  const conn = useChatConnection(auth.token);
   const [session, setSession] = useState<Session | null>(null);
   // A stored identity or a URL token: look for an open chat before offering a new one.
   const [resuming, setResuming] = useState(auth.status !== 'anonymous');
@@ -71,6 +78,7 @@ export function ChatSupport() {
               </p>
             ) : (
               <StartChatForm
+                service={conn.service}
                 knownName={auth.status === 'ready' ? (auth.identity?.name ?? null) : null}
                 canSwitch={!auth.fromUrl}
                 authError={auth.error}
@@ -88,6 +96,7 @@ export function ChatSupport() {
 }
 
 type StartProps = {
+  service: ServiceStatus | null;
   knownName: string | null;
   canSwitch: boolean;
   authError: string | null;
@@ -97,7 +106,7 @@ type StartProps = {
   onStarted: (session: Session) => void;
 };
 
-function StartChatForm({ knownName, canSwitch, authError, token, signIn, onSwitch, onStarted }: StartProps) {
+function StartChatForm({ service, knownName, canSwitch, authError, token, signIn, onSwitch, onStarted }: StartProps) {
   const id = useId();
   const [name, setName] = useState('');
   const [subject, setSubject] = useState('');
@@ -127,7 +136,10 @@ function StartChatForm({ knownName, canSwitch, authError, token, signIn, onSwitc
 
   return (
     <form className="form" onSubmit={submit} aria-label="Start a chat">
-      <p className="muted">Tell us what you need and an agent will join you.</p>
+      <ServiceNotice service={service} className="banner--boxed" />
+      <p className="muted">
+        {serviceNotice(service) ? 'Tell us what you need: we will answer here.' : 'Tell us what you need and an agent will join you.'}
+      </p>
       {knownName ? (
         <p className="signed-in">
           Chatting as <strong>{knownName}</strong>
@@ -186,6 +198,8 @@ function ChatView({ token, initial, onNewChat }: ChatViewProps) {
   const [ending, setEnding] = useState(false);
   const closed = session.status === 'closed';
   const agentName = displayName(session.agent, 'An agent');
+  const queue = useQueue(chat, session);
+  const notice = session.status === 'pending' ? serviceNotice(chat.service) : null;
 
   const endChat = async () => {
     setEnding(true);
@@ -231,10 +245,19 @@ function ChatView({ token, initial, onNewChat }: ChatViewProps) {
         <div className="banner banner--queue" role="status" data-testid="queue-banner">
           <span className="spinner" aria-hidden="true" />
           <div>
-            <strong>You're in the queue.</strong> An agent will be with you shortly; you can keep writing meanwhile.
+            <strong>You're in the queue.</strong>{' '}
+            {queue ? (
+              <span data-testid="queue-position" data-position={queue.position}>
+                {describeQueue(queue)}
+              </span>
+            ) : notice ? null : (
+              'An agent will be with you shortly.'
+            )}{' '}
+            You can keep writing meanwhile.
           </div>
         </div>
       ) : null}
+      {session.status === 'pending' ? <ServiceNotice service={chat.service} /> : null}
       {session.status === 'active' ? (
         <div className="banner banner--joined" role="status" data-testid="agent-banner">
           <strong>{agentName}</strong> joined the chat.
@@ -257,4 +280,21 @@ function ChatView({ token, initial, onNewChat }: ChatViewProps) {
       ) : null}
     </>
   );
+}
+
+/**
+ * The session's place in line while it is pending: `Session.queue` from the
+ * last snapshot (REST, join ack, session events), replaced by each
+ * `queue-update` for this session until a newer snapshot comes. Null when
+ * not pending, or from a v1.2 server.
+ */
+function useQueue(chat: UseChatSocketResult, session: Session): QueueInfo | null {
+  const [live, setLive] = useState<QueueInfo | null>(null);
+  const snapshotQueue = session.queue;
+  useEffect(() => setLive(null), [snapshotQueue]);
+  useSocketEvent<QueueUpdateEvent>(chat.socket, 'queue-update', (e) => {
+    if (e?.sessionId === session.id) setLive(validQueue(e.queue));
+  });
+  if (session.status !== 'pending') return null;
+  return live ?? validQueue(snapshotQueue);
 }

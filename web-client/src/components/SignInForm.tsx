@@ -7,16 +7,20 @@ type Props = {
   submitLabel: string;
   busy?: boolean;
   error?: string | null;
-  onSubmit: (name: string) => void;
+  /** Offer "sign in as an administrator" (the staff pages; demo tokens only). */
+  adminOption?: boolean;
+  adminByDefault?: boolean;
+  onSubmit: (name: string, asAdmin: boolean) => void;
 };
 
 /** The demo sign-in: a display name, turned into a development token. */
-export function SignInForm({ title, intro, label, submitLabel, busy, error, onSubmit }: Props) {
+export function SignInForm({ title, intro, label, submitLabel, busy, error, adminOption, adminByDefault, onSubmit }: Props) {
   const [name, setName] = useState('');
+  const [asAdmin, setAsAdmin] = useState(Boolean(adminByDefault));
   const id = useId();
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (name.trim()) onSubmit(name.trim());
+    if (name.trim()) onSubmit(name.trim(), adminOption ? asAdmin : false);
   };
   return (
     <form className="card form" onSubmit={submit} aria-labelledby={`${id}-title`}>
@@ -37,6 +41,14 @@ export function SignInForm({ title, intro, label, submitLabel, busy, error, onSu
           autoFocus
         />
       </div>
+      {adminOption ? (
+        <label className="check">
+          <input type="checkbox" checked={asAdmin} onChange={(e) => setAsAdmin(e.target.checked)} />
+          <span>
+            Sign in as an administrator <span className="muted">(settings, agents' capacities)</span>
+          </span>
+        </label>
+      ) : null}
       {error ? (
         <p className="form__error" role="alert">
           {error}

@@ -1,27 +1,33 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { Session, SessionClosedEvent, Stats } from '../chat/protocol';
+import type { AgentsState } from '../hooks/useAgents';
 import { useSocketEvent, type ChatConnectionState } from '../hooks/useChatConnection';
 import { useNow } from '../hooks/useNow';
+import type { Notify } from '../hooks/useToasts';
 import { api } from '../lib/api';
 import { displayName, formatDuration, formatSince, formatWaiting } from '../lib/format';
-import { ChatNotification, type Toast } from './ChatNotification';
+import { AgentsPanel } from './AgentsPanel';
 
 type Props = {
   conn: ChatConnectionState;
   token: string;
   /** The agent wants this pending session: ChatManagement joins it, which takes it. */
   onTake: (session: Session) => void;
+  /** The tenant's agents (v1.3; hidden from a v1.2 server). */
+  agents: AgentsState;
+  notify: Notify;
+  dismiss: (id: string) => void;
 };
 
 /**
- * Live numbers (`stats-update`) and the queue of pending chats
+ * Live numbers (`stats-update`), the queue of pending chats
  * (`GET /api/chat/sessions?status=pending`, then `new-pending-session`,
- * `session-updated` and `session-closed`), with a toast per new chat.
+ * `session-updated` and `session-closed`) with a toast per new chat, and
+ * the team: each agent's availability and load (admins set capacities).
  */
-export function SupportDashboard({ conn, token, onTake }: Props) {
+export function SupportDashboard({ conn, token, onTake, agents, notify, dismiss }: Props) {
   const [stats, setStats] = useState<Stats | null>(null);
   const [queue, setQueue] = useState<Session[]>([]);
-  const [toasts, setToasts] = useState<Toast[]>([]);
   const [loadError, setLoadError] = useState<string | null>(null);
   const now = useNow();
   const { socket, isConnected } = conn;
@@ -53,27 +59,26 @@ export function SupportDashboard({ conn, token, onTake }: Props) {
     };
   }, [isConnected, token]);
 
-  const dismiss = useCallback((id: string) => setToasts((list) => list.filter((t) => t.id !== id)), []);
-
   useSocketEvent<Stats>(socket, 'stats-update', (s) => setStats((current) => newer(current, s)));
 
   useSocketEvent<Session>(socket, 'new-pending-session', (session) => {
     if (!session || session.status !== 'pending') return;
+    // A chat sent back to the queue (v1.3) is pending again.
+    left.current.delete(session.id);
     setQueue((list) => sortQueue([...list.filter((s) => s.id !== session.id), session]));
-    setToasts((list) => [
-      ...list.filter((t) => t.id !== session.id).slice(-3),
-      {
-        id: session.id,
-        title: `New chat from ${displayName(session.customer, 'a customer')}`,
-        body: session.subject ?? undefined,
-        actionLabel: 'Take',
-        onAction: () => onTake(session),
-      },
-    ]);
+    notify({
+      id: session.id,
+      title: `New chat from ${displayName(session.customer, 'a customer')}`,
+      body: session.subject ?? undefined,
+      actionLabel: 'Take',
+      onAction: () => onTake(session),
+    });
   });
 
   const removeFromQueue = (session: Session | undefined) => {
     if (!session) return;
+    // Back to the queue (v1.3): a pending snapshot that keeps its assignedAt is news, not an old copy.
+    if (session.status === 'pending' && session.assignedAt !== null) left.current.delete(session.id);
     if (session.status === 'pending' && !left.current.has(session.id)) {
       setQueue((list) => sortQueue([...list.filter((s) => s.id !== session.id), session]));
     } else {
@@ -97,6 +102,14 @@ export function SupportDashboard({ conn, token, onTake }: Props) {
           <Stat label="Active" value={stats?.activeSessions} testId="stat-active" />
           <Stat label="Closed today" value={stats?.closedToday} testId="stat-closed" />
           <Stat label="Online agents" value={stats?.onlineAgents} testId="stat-agents" />
+          {stats?.availableAgents !== undefined ? (
+            <Stat
+              label="Available agents"
+              value={stats.availableAgents}
+              testId="stat-available"
+              highlight={stats.availableAgents === 0 && stats.pendingSessions > 0}
+            />
+          ) : null}
           <Stat label="Avg. wait" value={stats ? formatDuration(stats.avgWaitSeconds) : undefined} testId="stat-wait" />
           <Stat
             label="First response"
@@ -140,7 +153,7 @@ export function SupportDashboard({ conn, token, onTake }: Props) {
           </ul>
         )}
       </section>
-      <ChatNotification toasts={toasts} onDismiss={dismiss} />
+      <AgentsPanel agents={agents} token={token} myId={conn.user?.id ?? null} canEdit={conn.user?.role === 'admin'} />
     </div>
   );
 }

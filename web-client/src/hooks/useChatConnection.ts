@@ -9,7 +9,7 @@ import {
   type ConnectionSnapshot,
   type ConnectionStatus,
 } from '../chat/connection';
-import type { UserRef } from '../chat/protocol';
+import type { AgentState, ServiceStatus, UserRef } from '../chat/protocol';
 import { websocketConfig } from '../websocket.config';
 
 export type ChatConnectionState = {
@@ -23,10 +23,22 @@ export type ChatConnectionState = {
   /** The reconnection attempt under way (0 when not reconnecting). */
   reconnectAttempt: number;
   user: UserRef | null;
+  /** v1.3: the tenant's service status, live; null from a v1.2 server. */
+  service: ServiceStatus | null;
+  /** v1.3, staff: our own AgentState, live; null for customers and from a v1.2 server. */
+  agent: AgentState | null;
   reconnect: () => void;
 };
 
-const idle: ConnectionSnapshot = { status: 'disconnected', user: null, error: 'Not signed in', exhausted: false, attempt: 0 };
+const idle: ConnectionSnapshot = {
+  status: 'disconnected',
+  user: null,
+  error: 'Not signed in',
+  exhausted: false,
+  attempt: 0,
+  service: null,
+  agent: null,
+};
 const noSubscribe = () => () => {};
 const idleSnapshot = () => idle;
 
@@ -77,6 +89,8 @@ export function useChatConnection(token: string | null, serverUrl: string = webs
     reconnectExhausted: snapshot.exhausted,
     reconnectAttempt: snapshot.attempt,
     user: snapshot.user,
+    service: snapshot.service,
+    agent: snapshot.agent,
     reconnect,
   };
 }

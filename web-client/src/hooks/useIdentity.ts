@@ -26,7 +26,8 @@ export type IdentityState = {
   /** The token came from the URL: no sign-in form, no sign-out. */
   fromUrl: boolean;
   error: string | null;
-  signIn: (name: string) => Promise<string | null>;
+  /** Demo sign-in; `as` picks another role than the page's (an admin on the agent pages). */
+  signIn: (name: string, as?: Role) => Promise<string | null>;
   signOut: () => void;
 };
 
@@ -54,7 +55,7 @@ export function useIdentity(role: Role): IdentityState {
     setError(null);
     try {
       const minted = await mintDevToken(who);
-      saveIdentity(who);
+      saveIdentity(who, role);
       setIdentity(who);
       setAuthToken(minted);
       setToken(minted);
@@ -70,7 +71,7 @@ export function useIdentity(role: Role): IdentityState {
       setStatus('error');
       return null;
     }
-  }, []);
+  }, [role]);
 
   // A reload: sign back in as the stored identity.
   useEffect(() => {
@@ -80,10 +81,12 @@ export function useIdentity(role: Role): IdentityState {
   }, []);
 
   const signIn = useCallback(
-    (name: string) => {
+    (name: string, as: Role = role) => {
       const trimmed = name.trim();
       const who: Identity =
-        identity && identity.name === trimmed ? identity : { sub: makeSubject(role, trimmed), name: trimmed, role };
+        identity && identity.name === trimmed && identity.role === as
+          ? identity
+          : { sub: makeSubject(as, trimmed), name: trimmed, role: as };
       return obtain(who);
     },
     [identity, obtain, role],

@@ -3,7 +3,18 @@
 // endpoint the pages use.
 
 import { websocketConfig } from '../websocket.config';
-import { ChatError, type ErrorBody, type Page, type Role, type Session, type Stats } from '../chat/protocol';
+import {
+  ChatError,
+  type AgentState,
+  type Availability,
+  type ErrorBody,
+  type Page,
+  type Role,
+  type ServiceStatus,
+  type Session,
+  type Stats,
+  type TenantSettings,
+} from '../chat/protocol';
 
 type RequestOptions = { token?: string | null; method?: string; body?: unknown; baseUrl?: string };
 
@@ -62,4 +73,22 @@ export const api = {
     apiRequest<Session>(`/api/chat/sessions/${encodeURIComponent(id)}`, { token, baseUrl }),
 
   getStats: (token: string, baseUrl?: string) => apiRequest<Stats>('/api/chat/stats', { token, baseUrl }),
+
+  // ---- v1.3 routing (§6, §7); a v1.2 server answers 404 `not_found` --------
+
+  /** The tenant's ServiceStatus (business hours, available agents, offline message). */
+  getService: (token: string, baseUrl?: string) => apiRequest<ServiceStatus>('/api/chat/service', { token, baseUrl }),
+
+  /** Staff: the tenant's agents and admins, by name. */
+  listAgents: (token: string, baseUrl?: string) => apiRequest<{ items: AgentState[] }>('/api/agents', { token, baseUrl }),
+
+  /** An agent: their own availability; an admin: anyone's availability and maxChats. */
+  updateAgent: (token: string, id: string, body: { availability?: Availability; maxChats?: number }, baseUrl?: string) =>
+    apiRequest<AgentState>(`/api/agents/${encodeURIComponent(id)}`, { token, method: 'PATCH', body, baseUrl }),
+
+  getSettings: (token: string, baseUrl?: string) => apiRequest<TenantSettings>('/api/settings', { token, baseUrl }),
+
+  /** Admin: any subset of the settings; bad values are `invalid_payload` and change nothing. */
+  updateSettings: (token: string, body: Partial<TenantSettings>, baseUrl?: string) =>
+    apiRequest<TenantSettings>('/api/settings', { token, method: 'PATCH', body, baseUrl }),
 };

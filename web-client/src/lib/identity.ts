@@ -58,9 +58,10 @@ export function loadIdentity(role: Role): Identity | null {
   }
 }
 
-export function saveIdentity(identity: Identity): void {
+/** Stored under the page's role (`slot`): an admin signed in on the agent pages is found there again. */
+export function saveIdentity(identity: Identity, slot: Role = identity.role): void {
   try {
-    window.sessionStorage.setItem(storageKey(identity.role), JSON.stringify(identity));
+    window.sessionStorage.setItem(storageKey(slot), JSON.stringify(identity));
   } catch {
     // Private mode or storage disabled: the identity lasts until reload.
   }

@@ -1,11 +1,14 @@
 import { useCallback, useState } from 'react';
 import type { Session } from '../chat/protocol';
 import { ChatManagement } from '../components/ChatManagement';
+import { ChatNotification } from '../components/ChatNotification';
 import { ConnectionIndicator } from '../components/ConnectionIndicator';
 import { SignInForm } from '../components/SignInForm';
 import { SupportDashboard } from '../components/SupportDashboard';
+import { useAgents } from '../hooks/useAgents';
 import { useChatConnection } from '../hooks/useChatConnection';
 import { useIdentity } from '../hooks/useIdentity';
+import { useToasts } from '../hooks/useToasts';
 import { displayName } from '../lib/format';
 
 /** The agent console: numbers and queue (SupportDashboard), own chats (ChatManagement). */
@@ -36,7 +39,8 @@ export function DashboardPage() {
                 label="Your name"
                 submitLabel="Open dashboard"
                 error={auth.error}
-                onSubmit={(name) => void auth.signIn(name)}
+                adminOption
+                onSubmit={(name, asAdmin) => void auth.signIn(name, asAdmin ? 'admin' : 'agent')}
               />
             )}
           </main>
@@ -48,6 +52,8 @@ export function DashboardPage() {
 
 function AgentConsole({ token, name, onSignOut }: { token: string; name: string | null; onSignOut: (() => void) | null }) {
   const conn = useChatConnection(token);
+  const agents = useAgents(conn, token);
+  const { toasts, notify, dismiss } = useToasts();
   const [takeRequest, setTakeRequest] = useState<{ session: Session; at: number } | null>(null);
   const onTake = useCallback((session: Session) => setTakeRequest({ session, at: Date.now() }), []);
   return (
@@ -65,6 +71,11 @@ function AgentConsole({ token, name, onSignOut }: { token: string; name: string 
             attempt={conn.reconnectAttempt}
             onReconnect={conn.reconnect}
           />
+          {conn.user?.role === 'admin' ? (
+            <a className="btn btn--ghost btn--small" href="/settings">
+              Settings
+            </a>
+          ) : null}
           <span className="agent-name" data-testid="agent-name">
             {displayName(conn.user, name ?? 'Agent')}
           </span>
@@ -77,9 +88,10 @@ function AgentConsole({ token, name, onSignOut }: { token: string; name: string 
       </header>
       <main id="main" className="console__main">
         <h1 className="visually-hidden">Agent dashboard</h1>
-        <SupportDashboard conn={conn} token={token} onTake={onTake} />
-        <ChatManagement conn={conn} token={token} takeRequest={takeRequest} />
+        <SupportDashboard conn={conn} token={token} onTake={onTake} agents={agents} notify={notify} dismiss={dismiss} />
+        <ChatManagement conn={conn} token={token} takeRequest={takeRequest} agents={agents} notify={notify} />
       </main>
+      <ChatNotification toasts={toasts} onDismiss={dismiss} />
     </>
   );
 }
