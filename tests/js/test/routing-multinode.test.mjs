@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { connect, expectError, expectNo, makeUser, ok, received, until, waitFor } from '../lib/clients.mjs';
+import { connect, drain, expectError, expectNo, makeUser, ok, received, until, waitFor } from '../lib/clients.mjs';
 import { api, expectStatus, listMessages, openSession } from '../lib/rest.mjs';
 import { clusterSkip, freshTenant, spawnClusterFor, useCluster } from '../lib/cluster.mjs';
 
@@ -135,6 +135,8 @@ describe('routing over three nodes', () => {
     assert.equal((await waitFor(customer.socket, 'new-message', { ...CROSS, filter: (m) => m.id === reply.id })).content, 'B here');
 
     // Back to the queue from node 1: node 0's agent and node 2's customer hear of it.
+    drain(A.socket, 'new-pending-session'); // the one of the opening
+    drain(otherTab.socket, 'queue-update');
     const back = await ok(B.socket, 'transfer-session', { sessionId: session.id });
     assert.equal(back.status, 'pending');
     assert.equal(back.agent, null);
