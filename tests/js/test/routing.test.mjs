@@ -459,7 +459,8 @@ describe('tenant settings', () => {
     for (const body of bad) {
       await expectRestError(api(srv.server, admin, 'PATCH', '/api/settings', { body }), [400, 422], 'invalid_payload', JSON.stringify(body).slice(0, 200));
     }
-    for (const rawBody of ['[]', '"auto"', 'null', '{"routing":']) {
+    // (A body of JSON null is left out: main reads it as an empty body, which is an empty patch.)
+    for (const rawBody of ['[]', '"auto"', '7', '{"routing":']) {
       await expectRestError(api(srv.server, admin, 'PATCH', '/api/settings', { rawBody, headers: { 'content-type': 'application/json' } }),
         [400, 422], 'invalid_payload', rawBody);
     }
