@@ -14,7 +14,7 @@ use super::changes::{self, Change};
 use super::clock::now_ms;
 use super::input::{CloseRequest, OpenRequest, validate_content};
 use super::messages::append_in;
-use super::routing::log::{self, Assignment};
+use super::routing::log;
 use super::{Changed, MessageView, Role, SessionView, User, new_id, users};
 use crate::error::{AppError, AppResult};
 
@@ -213,6 +213,7 @@ pub async fn take(
     }
     let txn = db.begin().await?;
     let now = now_ms();
+    log::lock_agent(&txn, &user.tenant, &user.id, now).await?;
     let result = session::Entity::update_many()
         .col_expr(
             session::Column::Status,
@@ -230,15 +231,7 @@ pub async fn take(
         .await?;
     let current = reload(&txn, &row.id).await?;
     if result.rows_affected == 1 {
-        log::record(
-            &txn,
-            &user.tenant,
-            &row.id,
-            &user.id,
-            Assignment::FromQueue,
-            now,
-        )
-        .await?;
+        log::record_from_queue(&txn, &user.tenant, &row.id, &user.id, now).await?;
         let changed = vec![Change::SessionAssigned {
             session: users::session_view(&txn, &current).await?,
             previous: None,
@@ -304,8 +297,10 @@ async fn transfer(
     }
     let txn = db.begin().await?;
     let now = now_ms();
-    // Read in the transaction, after the write lock: what the session was
-    // decides whether this is an assignment from the queue.
+    // The agent's row first (the lock order of `routing::log`); then what
+    // the session was, read after the write lock, decides whether this is
+    // an assignment from the queue.
+    log::lock_agent(&txn, &user.tenant, agent_id, now).await?;
     let before = reload(&txn, &row.id).await?;
     let result = session::Entity::update_many()
         .col_expr(
@@ -333,12 +328,9 @@ async fn transfer(
     }
     let current = reload(&txn, &row.id).await?;
     let changed = if current.agent_id != before.agent_id {
-        let how = if SessionStatus::Pending.is(&before) {
-            Assignment::FromQueue
-        } else {
-            Assignment::FromAgent
-        };
-        log::record(&txn, &user.tenant, &row.id, agent_id, how, now).await?;
+        if SessionStatus::Pending.is(&before) {
+            log::record_from_queue(&txn, &user.tenant, &row.id, agent_id, now).await?;
+        }
         vec![Change::SessionAssigned {
             session: users::session_view(&txn, &current).await?,
             previous: before.agent_id.clone(),

@@ -133,7 +133,11 @@ impl Notifier {
         let claimed = notices::claim(&self.writer, &items, WINDOW.as_millis() as i64).await?;
         // A session served while this flush ran hears nothing more of the
         // queue (`session-updated` told it).
-        let ids: Vec<&str> = claimed.send.iter().map(|&i| waiting[i].id.as_str()).collect();
+        let ids: Vec<&str> = claimed
+            .send
+            .iter()
+            .map(|&i| waiting[i].id.as_str())
+            .collect();
         let pending = queue::still_pending(&self.writer, tenant, &ids).await?;
         for i in claimed.send {
             let (w, info) = (&waiting[i], &infos[i]);

@@ -190,7 +190,9 @@ async fn hello<A: Adapter>(app: &AppState<A>, s: &SocketRef<A>, user: &User) -> 
         match agents::state(&app.reads, defaults, &user.tenant, &user.id).await {
             Ok(Some(agent)) => hello["agent"] = json!(agent),
             Ok(None) => {}
-            Err(err) => tracing::warn!(socket = %s.id, code = err.code().as_str(), "no agent state"),
+            Err(err) => {
+                tracing::warn!(socket = %s.id, code = err.code().as_str(), "no agent state")
+            }
         }
     }
     hello

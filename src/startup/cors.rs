@@ -21,7 +21,13 @@ pub(super) fn cors(config: &ServerConfig) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(origin)
-        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers(AllowHeaders::list([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

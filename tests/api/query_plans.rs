@@ -87,7 +87,11 @@ fn queries(backend: DbBackend) -> Vec<(&'static str, Statement)> {
         // Routing (docs/protocol.md §7).
         (
             "queue positions of a list of sessions",
-            raw(backend, &queue::positions_sql(2), &[TENANT, SESSION, SESSION]),
+            raw(
+                backend,
+                &queue::positions_sql(2),
+                &[TENANT, SESSION, SESSION],
+            ),
         ),
         (
             "the queue in order",
@@ -98,7 +102,10 @@ fn queries(backend: DbBackend) -> Vec<(&'static str, Statement)> {
             raw(backend, queue::RECENT_ASSIGNMENTS_SQL, &[TENANT, NOW]),
         ),
         ("agents' loads", raw(backend, agents::LOADS_SQL, &[TENANT])),
-        ("the tenant's staff", raw(backend, agents::STAFF_SQL, &[TENANT])),
+        (
+            "the tenant's staff",
+            raw(backend, agents::STAFF_SQL, &[TENANT]),
+        ),
         (
             "routable agents",
             raw(backend, &agents::available_sql(), &[TENANT, NOW]),

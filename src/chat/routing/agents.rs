@@ -154,9 +154,9 @@ async fn states(
             .collect();
     let loads: HashMap<String, i64> = sql::all::<LoadRow>(db, LOADS_SQL, vec![tenant.into()])
         .await?
-    .into_iter()
-    .map(|row| (row.agent_id, row.n))
-    .collect();
+        .into_iter()
+        .map(|row| (row.agent_id, row.n))
+        .collect();
     Ok(rows
         .into_iter()
         .map(|row| AgentState {
@@ -205,9 +205,13 @@ pub async fn patch(
             "only agents and admins change agents".into(),
         ));
     }
-    let body = body
-        .as_object()
-        .ok_or_else(|| AppError::invalid("the body must be an object"))?;
+    let empty = serde_json::Map::new();
+    let body = match body {
+        Value::Null => &empty,
+        other => other
+            .as_object()
+            .ok_or_else(|| AppError::invalid("the body must be an object"))?,
+    };
     if let Some(key) = body
         .keys()
         .find(|k| *k != "availability" && *k != "maxChats")

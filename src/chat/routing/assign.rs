@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait};
 
 use super::RoutingConfig;
-use super::log::{self, Assignment};
+use super::log;
 use super::queue::{self, Waiting};
 use super::settings::{self, RoutingMode};
 use super::sql::{self, ONLINE_IDS};
@@ -155,12 +155,7 @@ async fn assign(
     let now = now_ms();
     // Locks the agent's row: a concurrent step for the same agent waits
     // here, then counts what this one committed.
-    let locked = sql::execute(
-        &txn,
-        "UPDATE users SET last_assigned_at = last_assigned_at WHERE tenant = $1 AND id = $2",
-        vec![tenant.into(), agent.id.clone().into()],
-    )
-    .await?;
+    let locked = log::lock_agent(&txn, tenant, &agent.id, now).await?;
     let active = sql::count(
         &txn,
         "SELECT COUNT(*) AS n FROM sessions WHERE tenant = $1 AND status = 'active' AND agent_id = $2",
@@ -171,7 +166,7 @@ async fn assign(
         txn.rollback().await?;
         return Ok(Step::Raced);
     }
-    let (moved, previous, logged) = match how {
+    let (moved, previous) = match how {
         Move::FromQueue => {
             let moved = sql::execute(
                 &txn,
@@ -181,7 +176,7 @@ async fn assign(
                 vec![tenant.into(), session_id.into(), agent.id.clone().into(), now.into()],
             )
             .await?;
-            (moved, None, Assignment::FromQueue)
+            (moved, None)
         }
         Move::FromAgent(from) => {
             let moved = sql::execute(
@@ -196,14 +191,16 @@ async fn assign(
                 ],
             )
             .await?;
-            (moved, Some(from.to_string()), Assignment::FromAgent)
+            (moved, Some(from.to_string()))
         }
     };
     if moved == 0 {
         txn.rollback().await?;
         return Ok(Step::Raced);
     }
-    log::record(&txn, tenant, session_id, &agent.id, logged, now).await?;
+    if previous.is_none() {
+        log::record_from_queue(&txn, tenant, session_id, &agent.id, now).await?;
+    }
     let row = sessions::reload(&txn, session_id).await?;
     let view = users::session_view(&txn, &row).await?;
     let changed = vec![Change::SessionAssigned {

@@ -171,9 +171,13 @@ pub async fn update(
             "only admins change the settings".into(),
         ));
     }
-    let patch = patch
-        .as_object()
-        .ok_or_else(|| AppError::invalid("the body must be an object of settings"))?;
+    let empty = Map::new();
+    let patch = match patch {
+        Value::Null => &empty,
+        other => other
+            .as_object()
+            .ok_or_else(|| AppError::invalid("the body must be an object of settings"))?,
+    };
     let mut check = TenantSettings::from_stored(defaults, &Map::new());
     for (key, value) in patch {
         check.set(key, value)?;

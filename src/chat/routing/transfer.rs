@@ -3,7 +3,7 @@
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
-use super::log::{self, Assignment};
+use super::log;
 use super::sql;
 use crate::chat::access::SessionStatus;
 use crate::chat::changes::{self, Change};
@@ -54,6 +54,7 @@ pub async fn transfer(
     let txn = db.begin().await?;
     let moved = match target {
         Some(to) => {
+            log::lock_agent(&txn, tenant, to, now).await?;
             sql::execute(
                 &txn,
                 "UPDATE sessions SET agent_id = $3 \
@@ -88,9 +89,6 @@ pub async fn transfer(
         return Err(AppError::Conflict(
             "the session changed meanwhile, try again".into(),
         ));
-    }
-    if let Some(to) = target {
-        log::record(&txn, tenant, &row.id, to, Assignment::FromAgent, now).await?;
     }
     let view = users::session_view(&txn, &sessions::reload(&txn, &row.id).await?).await?;
     let previous = Some(current);
