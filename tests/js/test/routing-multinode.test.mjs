@@ -151,6 +151,29 @@ describe('routing over three nodes', () => {
     assert.deepEqual((await updated(customer.socket, session.id, (x) => x.status === 'active', CROSS)).agent, A.user.ref);
   });
 
+  it('sends each agent-updated once to every agent, whichever node they are on', { skip: clusterSkip }, async () => {
+    const tenant = freshTenant();
+    const watchers = [await online(node(0), 'agent', tenant), await online(node(2), 'agent', tenant)];
+    const agent = await online(node(1), 'agent', tenant);
+    const admin = makeUser('admin', { tenant });
+    for (const w of watchers) await waitFor(w.socket, 'agent-updated', { ...CROSS, filter: (a) => a.id === agent.user.sub && a.online });
+    const away = await ok(agent.socket, 'set-availability', { status: 'away' });
+    for (const w of watchers) assert.deepEqual(await waitFor(w.socket, 'agent-updated', { ...CROSS, filter: (a) => a.id === agent.user.sub && a.availability === 'away' }), away);
+    const capped = await expectStatus(api(node(2), admin, 'PATCH', `/api/agents/${agent.user.sub}`, { body: { maxChats: 2 } }), 200);
+    assert.equal(capped.maxChats, 2);
+    for (const w of [...watchers, agent]) {
+      assert.deepEqual(await waitFor(w.socket, 'agent-updated', { ...CROSS, filter: (a) => a.id === agent.user.sub && a.maxChats === 2 }), capped);
+    }
+    for (const w of [...watchers, agent]) {
+      await expectNo(w.socket, 'agent-updated', 1200, { filter: (a) => a.id === agent.user.sub });
+    }
+    // One per change on each socket, although three nodes could each have sent it.
+    for (const w of watchers) {
+      const all = received(w.socket, 'agent-updated').filter((a) => a.id === agent.user.sub);
+      assert.equal(new Set(all.map((a) => JSON.stringify(a))).size, all.length, `repeated agent-updated: ${JSON.stringify(all)}`);
+    }
+  });
+
   it('counts availableAgents over all nodes in service-status and connected.service', { skip: clusterSkip }, async () => {
     const tenant = freshTenant();
     const customer = await online(node(0), 'customer', tenant);

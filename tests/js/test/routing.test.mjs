@@ -282,6 +282,27 @@ describe('agent state', () => {
     await expectRestError(api(srv.server, null, 'GET', '/api/agents'), 401, 'unauthorized');
   });
 
+  it('coalesces agent-updated to one per agent per second, each one a change, the last one the final state', async () => {
+    const tenant = uniqueId('t');
+    const watcher = await online(srv.server, 'agent', tenant);
+    const agent = await online(srv.server, 'agent', tenant);
+    await waitFor(watcher.socket, 'agent-updated', { ...COALESCED, filter: (a) => a.id === agent.user.sub && a.online === true });
+    const startedAt = Date.now();
+    for (const status of ['away', 'available', 'away', 'available', 'away']) {
+      assertAgentState(await ok(agent.socket, 'set-availability', { status }), { availability: status });
+    }
+    const final = await waitFor(watcher.socket, 'agent-updated', { ...COALESCED, filter: (a) => a.id === agent.user.sub && a.availability === 'away' });
+    assertAgentState(final, { id: agent.user.sub, availability: 'away', online: true });
+    await expectNo(watcher.socket, 'agent-updated', QUIET_MS, { filter: (a) => a.id === agent.user.sub });
+    const entries = watcher.socket.received.filter((e) => e.event === 'agent-updated' && e.payload.id === agent.user.sub);
+    const during = entries.filter((e) => e.at >= startedAt);
+    assert.ok(during.length <= Math.ceil((Date.now() - startedAt) / 1000) + 1, `${during.length} agent-updated for 5 changes`);
+    for (let i = 1; i < entries.length; i += 1) {
+      assert.ok(entries[i].at - entries[i - 1].at >= 900, `two agent-updated ${entries[i].at - entries[i - 1].at} ms apart`);
+      assert.notDeepEqual(entries[i].payload, entries[i - 1].payload, 'an agent-updated that changed nothing');
+    }
+  });
+
   it('counts activeChats and sends agent-updated when it changes', async () => {
     const tenant = uniqueId('t');
     const watcher = await observer(srv.server, tenant);
@@ -530,6 +551,26 @@ describe('auto-assignment', () => {
     }
   });
 
+  it('counts a transfer to an agent as that agent\'s last assignment', async () => {
+    const { tenant } = await tenantWith(srv.server, { routing: 'auto' });
+    const watch = await observer(srv.server, tenant);
+    const A = await online(srv.server, 'agent', tenant, makeUser('agent', { tenant, name: 'agent A' }));
+    const B = await online(srv.server, 'agent', tenant, makeUser('agent', { tenant, name: 'agent B' }));
+    await ok(B.socket, 'set-availability', { status: 'away' });
+    const s1 = (await customerOpens(srv.server, tenant)).session;
+    assert.deepEqual((await assigned(watch.socket, s1.id)).agent, A.user.ref);
+    await ok(B.socket, 'set-availability', { status: 'available' });
+    const s2 = (await customerOpens(srv.server, tenant)).session;
+    assert.deepEqual((await assigned(watch.socket, s2.id)).agent, B.user.ref); // A 1, B 0
+    // Swap them: still 1 each, but B was last given a session at the first
+    // transfer and A at the second, so A's last assignment is now the newest.
+    await ok(A.socket, 'transfer-session', { sessionId: s1.id, toAgentId: B.user.sub });
+    await ok(B.socket, 'transfer-session', { sessionId: s2.id, toAgentId: A.user.sub });
+    const s3 = (await customerOpens(srv.server, tenant)).session;
+    const got = await assigned(watch.socket, s3.id);
+    assert.equal(got.agent?.name, 'agent B', `1 each: B (last given s1) before A (last given s2); went to ${got.agent?.name}`);
+  });
+
   it('announces a session opened in auto mode with new-pending-session first, then session-updated to the room, agents and the customer', async () => {
     const { tenant } = await tenantWith(srv.server, { routing: 'auto' });
     const watch = await observer(srv.server, tenant);
@@ -741,6 +782,44 @@ describe('queue position and service status', () => {
     const none = await waitFor(waiting.socket, 'queue-update', { ...COALESCED, filter: (u) => u.queue.availableAgents === 0 });
     assertQueue(none.queue, { position: 1, estimatedWaitSeconds: null, availableAgents: 0 });
     assertQueue((await getSession(srv.server, agent.user, next.id)).queue, { position: 2, estimatedWaitSeconds: null, availableAgents: 0 });
+  });
+
+  it('does not count transfers between agents in the wait estimate', async () => {
+    const tenant = uniqueId('t');
+    const A = await online(srv.server, 'agent', tenant);
+    const B = await online(srv.server, 'agent', tenant);
+    const s = [];
+    for (let i = 0; i < 2; i += 1) s.push((await customerOpens(srv.server, tenant)).session);
+    for (const x of s) await ok(A.socket, 'join-session', { sessionId: x.id }); // 2 assignments
+    await ok(A.socket, 'transfer-session', { sessionId: s[0].id, toAgentId: B.user.sub });
+    await ok(B.socket, 'transfer-session', { sessionId: s[0].id, toAgentId: A.user.sub });
+    await ok(A.socket, 'transfer-session', { sessionId: s[1].id, toAgentId: B.user.sub });
+    const waiting = await openSession(srv.server, makeUser('customer', { tenant }));
+    assertQueue(waiting.queue, { position: 1, estimatedWaitSeconds: null, availableAgents: 2 });
+    // A third real assignment makes it 3.
+    const third = (await customerOpens(srv.server, tenant)).session;
+    await ok(B.socket, 'join-session', { sessionId: third.id });
+    const after = await getSession(srv.server, A.user, waiting.id);
+    assertQueue(after.queue, { position: 1, availableAgents: 2 });
+    assert.ok(Number.isInteger(after.queue.estimatedWaitSeconds), `estimate after 3 assignments: ${after.queue.estimatedWaitSeconds}`);
+  });
+
+  it('carries the queue in the join-session ack of a pending session, and availableAgents in the stats', async () => {
+    const tenant = uniqueId('t');
+    const agent = await online(srv.server, 'agent', tenant);
+    const stats = await waitFor(agent.socket, 'stats-update');
+    assert.equal(stats.availableAgents, 1);
+    await customerOpens(srv.server, tenant);
+    const customer = await online(srv.server, 'customer', tenant);
+    const session = await openSession(srv.server, customer.user);
+    const joined = await ok(customer.socket, 'join-session', { sessionId: session.id });
+    assertQueue(joined.session.queue, { position: 2, estimatedWaitSeconds: null, availableAgents: 1 });
+    assert.deepEqual(joined.session.queue, session.queue);
+    await ok(agent.socket, 'set-availability', { status: 'away' });
+    await waitFor(agent.socket, 'stats-update', { timeout: 2000, filter: (x) => x.availableAgents === 0 });
+    const rest = await expectStatus(api(srv.server, agent.user, 'GET', '/api/chat/stats'), 200);
+    assert.equal(rest.availableAgents, 0);
+    assert.equal(rest.onlineAgents, 1, 'away agents are still online');
   });
 
   it('serves GET /api/chat/service and connected.service, and sends service-status to the tenant when availableAgents changes', async () => {
@@ -1013,6 +1092,42 @@ describe('an agent who goes offline', () => {
     // Room appears: it moves.
     await patchAgent(srv.server, admin, B.user.sub, { maxChats: 1 });
     assert.deepEqual((await updated(B.socket, s.id, (x) => x.agent?.id === B.user.sub)).agent, B.user.ref);
+  });
+
+  it('in auto mode, moves their chats before any pending session, even an older one', async () => {
+    const { tenant, admin } = await tenantWith(srv.server, { routing: 'auto', reassignAfterOfflineSeconds: 1 });
+    const watch = await observer(srv.server, tenant);
+    const A = await online(srv.server, 'agent', tenant);
+    await ok(A.socket, 'set-availability', { status: 'away' });
+    const older = (await customerOpens(srv.server, tenant)).session;
+    const mine = (await customerOpens(srv.server, tenant)).session;
+    await ok(A.socket, 'join-session', { sessionId: mine.id }); // a take, while `older` waits
+    assert.deepEqual((await assigned(watch.socket, mine.id)).agent, A.user.ref);
+    const bUser = makeUser('agent', { tenant });
+    await expectStatus(api(srv.server, bUser, 'GET', '/api/agents'), 200); // known, so maxChats 0 comes before it is online
+    await patchAgent(srv.server, admin, bUser.sub, { maxChats: 0 });
+    const B = await online(srv.server, 'agent', tenant, bUser);
+    disconnect(A.socket);
+    await waitFor(watch.socket, 'agent-updated', { ...COALESCED, filter: (a) => a.id === A.user.sub && a.online === false });
+    // Nobody has room: nothing moves, well past reassignAfterOfflineSeconds.
+    await expectNo(watch.socket, 'session-updated', 2000, { filter: (x) => x.id === mine.id || x.id === older.id });
+    await patchAgent(srv.server, admin, B.user.sub, { maxChats: 1 });
+    const moved = await updated(watch.socket, mine.id, (x) => x.agent?.id === B.user.sub);
+    assert.equal(moved.status, 'active');
+    await expectNo(watch.socket, 'session-updated', QUIET_MS, { filter: (x) => x.id === older.id });
+    assert.equal((await getSession(srv.server, admin, older.id)).status, 'pending');
+  });
+
+  it('with reassignAfterOfflineSeconds null, never moves their chats', async () => {
+    const { tenant, admin } = await tenantWith(srv.server, { routing: 'auto', reassignAfterOfflineSeconds: null });
+    const A = await online(srv.server, 'agent', tenant);
+    const s = (await customerOpens(srv.server, tenant)).session;
+    assert.deepEqual((await assigned(A.socket, s.id)).agent, A.user.ref);
+    const B = await online(srv.server, 'agent', tenant);
+    disconnect(A.socket);
+    await waitFor(B.socket, 'agent-updated', { ...COALESCED, filter: (a) => a.id === A.user.sub && a.online === false });
+    await expectNo(B.socket, 'session-updated', 2500, { filter: (x) => x.id === s.id });
+    assert.deepEqual((await getSession(srv.server, admin, s.id)).agent, A.user.ref);
   });
 
   it('in manual mode, keeps their chats', async () => {
