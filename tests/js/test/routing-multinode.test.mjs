@@ -159,6 +159,8 @@ describe('routing over three nodes', () => {
     for (const w of watchers) await waitFor(w.socket, 'agent-updated', { ...CROSS, filter: (a) => a.id === agent.user.sub && a.online });
     const away = await ok(agent.socket, 'set-availability', { status: 'away' });
     for (const w of watchers) assert.deepEqual(await waitFor(w.socket, 'agent-updated', { ...CROSS, filter: (a) => a.id === agent.user.sub && a.availability === 'away' }), away);
+    await waitFor(agent.socket, 'agent-updated', { ...CROSS, filter: (a) => a.id === agent.user.sub && a.availability === 'away' });
+    drain(agent.socket, 'agent-updated'); // its own earlier states: the watchers' count them
     const capped = await expectStatus(api(node(2), admin, 'PATCH', `/api/agents/${agent.user.sub}`, { body: { maxChats: 2 } }), 200);
     assert.equal(capped.maxChats, 2);
     for (const w of [...watchers, agent]) {
