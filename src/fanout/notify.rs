@@ -5,8 +5,9 @@
 //! only when its value differs from the last one sent by any node
 //! ([`crate::chat::notices::claim`]).
 
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use sea_orm::DatabaseConnection;
@@ -17,7 +18,8 @@ use super::emitter::{Emitter, payload};
 use super::rooms;
 use crate::chat::notices;
 use crate::chat::routing::queue::{self, QueueFigures};
-use crate::chat::routing::{Defaults, agents, service};
+use crate::chat::routing::service::{self, ServiceStatus};
+use crate::chat::routing::{Defaults, agents};
 use crate::error::AppResult;
 
 pub const WINDOW: Duration = Duration::from_secs(1);
@@ -36,7 +38,14 @@ pub struct Notifier {
     queue: Arc<Coalescer<String>>,
     agents: Arc<Coalescer<(String, String)>>,
     service: Arc<Coalescer<String>>,
+    /// The service status of each tenant as last read here, for the
+    /// `connected` of a flood of sockets (one read per tenant per
+    /// [`SERVICE_FRESH`], not one per socket).
+    service_seen: Mutex<HashMap<String, (Instant, ServiceStatus)>>,
 }
+
+/// How long a service status read for `connected` is reused.
+const SERVICE_FRESH: Duration = Duration::from_secs(1);
 
 /// A flush that finds its notifier gone (shutting down) does nothing.
 fn flush_with<K: Send + 'static>(
@@ -74,6 +83,7 @@ impl Notifier {
                 WINDOW,
                 flush_with(this, |n, tenant| Box::pin(n.flush_service(tenant))),
             ),
+            service_seen: Mutex::default(),
         })
     }
 
@@ -89,7 +99,30 @@ impl Notifier {
 
     /// The tenant's service status may have changed.
     pub fn service_changed(&self, tenant: &str) {
+        self.seen().remove(tenant);
         self.service.changed(tenant.to_string());
+    }
+
+    /// The tenant's service status for a socket's `connected`: read at most
+    /// once per [`SERVICE_FRESH`] per tenant (a change made on this node is
+    /// seen at once; one made on another node within that time).
+    pub async fn service_status(&self, tenant: &str) -> AppResult<ServiceStatus> {
+        if let Some((at, status)) = self.seen().get(tenant)
+            && at.elapsed() < SERVICE_FRESH
+        {
+            return Ok(status.clone());
+        }
+        let status = service::status(&self.reads, &self.defaults, tenant).await?;
+        let mut seen = self.seen();
+        if seen.len() > 10_000 {
+            seen.retain(|_, (at, _)| at.elapsed() < SERVICE_FRESH);
+        }
+        seen.insert(tenant.to_string(), (Instant::now(), status.clone()));
+        Ok(status)
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, ServiceStatus)>> {
+        self.service_seen.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Every agent of the tenant may have changed (its default capacity did).

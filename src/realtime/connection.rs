@@ -14,7 +14,7 @@ use super::typing;
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::chat::clock::{now_ms, rfc3339};
-use crate::chat::routing::{agents, service};
+use crate::chat::routing::agents;
 use crate::chat::{User, access};
 use crate::fanout::rooms;
 use crate::metrics::ReasonLabels;
@@ -182,7 +182,7 @@ pub async fn on_connect<A: Adapter>(
 async fn hello<A: Adapter>(app: &AppState<A>, s: &SocketRef<A>, user: &User) -> Value {
     let defaults = &app.actions.router.config.defaults;
     let mut hello = json!({ "user": user.user_ref(), "socketId": s.id.to_string(), "serverTime": rfc3339(now_ms()) });
-    match service::status(&app.reads, defaults, &user.tenant).await {
+    match app.fanout().notices.service_status(&user.tenant).await {
         Ok(status) => hello["service"] = json!(status),
         Err(err) => tracing::warn!(socket = %s.id, code = err.code().as_str(), "no service status"),
     }
