@@ -230,7 +230,9 @@ describe('a node killed with SIGKILL while its agents hold chats', () => {
     // A1 is offline for everyone within the node timeout and a sweep.
     const gone = await waitFor(watch.socket, 'agent-updated', { timeout: (NODE_TIMEOUT_SECONDS + 5) * 1000, filter: (a) => a.id === A1.user.sub && a.online === false });
     const goneAfter = watch.socket.received.find((e) => e.payload === gone).at - killedAt;
-    assert.ok(goneAfter <= (NODE_TIMEOUT_SECONDS + 3) * 1000, `offline ${goneAfter} ms after the kill`);
+    t.diagnostic(`A1 offline ${goneAfter} ms after the kill`);
+    // Dead once its last heartbeat is NODE_TIMEOUT old, seen by a sweep, then at most 1 s of coalescing (and a busy machine).
+    assert.ok(goneAfter <= (NODE_TIMEOUT_SECONDS + 2) * 1000, `offline ${goneAfter} ms after the kill`);
 
     // Then A1's chats move to A2, the one routable agent with room, once each.
     for (const s of [s1, s2]) {
@@ -263,6 +265,9 @@ describe('a node killed with SIGKILL while its agents hold chats', () => {
       acked.push(sent, reply);
     }
     // c2 never left node 2: A2's answer reaches it there.
+    // c2 heard of the move once, in its user room.
+    await updated(c2.socket, s2.id, (x) => x.agent?.id === A2.user.sub, CROSS);
+    assert.equal(received(c2.socket, 'session-updated').filter((x) => x.id === s2.id && x.agent?.id === A2.user.sub).length, 1);
     const toC2 = await ok(A2.socket, 'send-message', { sessionId: s2.id, content: 'A2 takes over' });
     await waitFor(c2.socket, 'new-message', { ...CROSS, filter: (m) => m.id === toC2.id });
     acked.push(toC2);

@@ -745,8 +745,11 @@ describe('queue position and service status', () => {
     assertQueue(session.queue, { position: 7 });
     await waitFor(last.socket, 'queue-update', { ...COALESCED, filter: (u) => u.queue.position === 7 });
     for (const x of ahead) await ok(agent.socket, 'join-session', { sessionId: x.id });
+    const lastTakeAt = Date.now();
     const final = await waitFor(last.socket, 'queue-update', { ...COALESCED, filter: (u) => u.queue.position === 1 });
     assert.equal(final.sessionId, session.id);
+    const lag = arrival(last.socket, final) - lastTakeAt;
+    assert.ok(lag <= 1500, `the final position came ${lag} ms after the last change (within a second, §7)`);
     const arrivals = last.socket.received.filter((e) => e.event === 'queue-update').map((e) => e.at);
     for (let i = 1; i < arrivals.length; i += 1) {
       assert.ok(arrivals[i] - arrivals[i - 1] >= 900, `two queue-updates ${arrivals[i] - arrivals[i - 1]} ms apart`);
