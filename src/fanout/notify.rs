@@ -14,7 +14,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use super::coalesce::Coalescer;
-use super::emitter::{Emitter, payload};
+use super::emitter::{Emitter, Payload, payload};
 use super::rooms;
 use crate::chat::notices;
 use crate::chat::routing::queue::{self, QueueFigures};
@@ -188,48 +188,64 @@ impl Notifier {
     }
 
     async fn flush_agent(self: Arc<Self>, (tenant, id): (String, String)) {
-        let result = async {
-            let Some(state) = agents::state(&self.reads, &self.defaults, &tenant, &id).await?
-            else {
-                return Ok(());
-            };
-            let key = format!("a:{}:{tenant}:{id}", tenant.len());
-            let items = [(key, json!(state).to_string())];
-            let claimed = notices::claim(&self.writer, &items, WINDOW.as_millis() as i64).await?;
-            if !claimed.send.is_empty() {
-                let to = vec![rooms::agents(&tenant)];
-                self.emitter
-                    .emit(to, "agent-updated", payload(&state))
-                    .await;
-            }
-            if claimed.again {
-                self.agent_changed(&tenant, &id);
-            }
-            AppResult::Ok(())
-        };
-        if let Err(err) = result.await {
-            tracing::warn!(%tenant, agent = %id, code = err.code().as_str(), "agent-updated not sent");
+        let state = agents::state(&self.reads, &self.defaults, &tenant, &id).await;
+        let notice = state.map(|state| {
+            state.map(|state| Notice {
+                key: format!("a:{}:{tenant}:{id}", tenant.len()),
+                to: rooms::agents(&tenant),
+                event: "agent-updated",
+                data: payload(&state),
+            })
+        });
+        if self.send_once(&tenant, notice).await {
+            self.agent_changed(&tenant, &id);
         }
     }
 
     async fn flush_service(self: Arc<Self>, tenant: String) {
-        let result = async {
-            let status = service::status(&self.reads, &self.defaults, &tenant).await?;
-            let items = [(format!("s:{tenant}"), json!(status).to_string())];
-            let claimed = notices::claim(&self.writer, &items, WINDOW.as_millis() as i64).await?;
-            if !claimed.send.is_empty() {
-                let to = vec![rooms::tenant(&tenant)];
-                self.emitter
-                    .emit(to, "service-status", payload(&status))
-                    .await;
-            }
-            if claimed.again {
-                self.service_changed(&tenant);
-            }
-            AppResult::Ok(())
-        };
-        if let Err(err) = result.await {
-            tracing::warn!(%tenant, code = err.code().as_str(), "service-status not sent");
+        let status = service::status(&self.reads, &self.defaults, &tenant).await;
+        let notice = status.map(|status| {
+            Some(Notice {
+                key: format!("s:{tenant}"),
+                to: rooms::tenant(&tenant),
+                event: "service-status",
+                data: payload(&status),
+            })
+        });
+        if self.send_once(&tenant, notice).await {
+            self.service_changed(&tenant);
         }
     }
+
+    /// Sends `notice` unless the last one sent under its key (by any node)
+    /// carried the same data. Whether it must be looked at again after the
+    /// window (it changed too soon after the last one, or another node
+    /// claimed it meanwhile).
+    async fn send_once(&self, tenant: &str, notice: AppResult<Option<Notice>>) -> bool {
+        let result = async {
+            let Some(notice) = notice? else {
+                return Ok(false);
+            };
+            let items = [(notice.key, notice.data.get().to_string())];
+            let claimed = notices::claim(&self.writer, &items, WINDOW.as_millis() as i64).await?;
+            if !claimed.send.is_empty() {
+                let data = notice.data;
+                self.emitter.emit(vec![notice.to], notice.event, data).await;
+            }
+            AppResult::Ok(claimed.again)
+        };
+        result.await.unwrap_or_else(|err| {
+            tracing::warn!(%tenant, code = err.code().as_str(), "routing notice not sent");
+            false
+        })
+    }
+}
+
+/// One routing notice: its data goes to `to` as `event` once per change.
+struct Notice {
+    /// What it is about (`a:…` an agent, `s:…` a tenant's service).
+    key: String,
+    to: String,
+    event: &'static str,
+    data: Payload,
 }
