@@ -1247,6 +1247,34 @@ describe('business hours', () => {
     }
   });
 
+  it('flips open at the minute a range starts or ends, by itself, with service-status to the tenant', async () => {
+    const zone = zoneAwayFromMidnight(ZONES, (z) => localNow(z).minutes <= 21 * 60 - 5);
+    // The next minute boundary at least 10 s away: both tenants flip there.
+    const atLeast = Date.now() + 10_000;
+    const boundary = Math.ceil(atLeast / 60_000) * 60_000;
+    const local = localNow(zone, new Date(boundary)).minutes; // the local minute that starts at the boundary
+    assert.equal(localNow(zone, new Date(boundary)).day, localNow(zone).day);
+    const closing = await tenantWith(srv.server, { businessHours: todayOnly(zone, [[local - 60, local]]) });
+    const opening = await tenantWith(srv.server, { businessHours: todayOnly(zone, [[local, local + 60]]) });
+    const inClosing = await online(srv.server, 'customer', closing.tenant);
+    const inOpening = await online(srv.server, 'customer', opening.tenant);
+    assert.equal((await service(srv.server, closing.admin)).open, true, 'open before the end of its range');
+    assert.equal((await service(srv.server, opening.admin)).open, false, 'closed before the start of its range');
+    assert.ok(Date.now() < boundary, 'the set-up ran past the boundary');
+    const wait = { timeout: boundary - Date.now() + 5000 };
+    const [closed, opened] = await Promise.all([
+      waitFor(inClosing.socket, 'service-status', { ...wait, filter: (x) => x.open === false }),
+      waitFor(inOpening.socket, 'service-status', { ...wait, filter: (x) => x.open === true }),
+    ]);
+    for (const [socket, payload] of [[inClosing.socket, closed], [inOpening.socket, opened]]) {
+      const at = arrival(socket, payload);
+      assert.ok(at >= boundary - 50, `flipped ${boundary - at} ms before the minute`);
+      assert.ok(at <= boundary + SWEEP_MS + 1500, `flipped ${at - boundary} ms after the minute (sweep ${SWEEP_MS} ms)`);
+    }
+    assert.equal((await service(srv.server, closing.admin)).open, false);
+    assert.equal((await service(srv.server, opening.admin)).open, true);
+  });
+
   it('sends service-status when open flips, and still lets a customer open a session outside hours, which waits in the queue', async () => {
     const zone = zoneAwayFromMidnight(ZONES);
     const { tenant, admin } = await tenantWith(srv.server, { offlineMessage: 'Closed: leave us a message' });
