@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  connect, disconnect, drain, expectError, expectNo, makeUser, ok, received, uniqueId, until, waitFor,
+  connect, disconnect, drain, emitAck, expectError, expectNo, makeUser, ok, received, uniqueId, until, waitFor,
 } from '../lib/clients.mjs';
 import { api, expectRestError, expectStatus, getSession, openSession } from '../lib/rest.mjs';
 import { spawnServerFor, useServer } from '../lib/server.mjs';
@@ -661,6 +661,45 @@ describe('auto-assignment', () => {
     await isPending([s[4].id]);
     assertQueue((await getSession(srv.server, admin, s[4].id)).queue, { position: 1 });
     assertAgentState(await agentState(srv.server, admin, agentUser.sub), { activeChats: 2, maxChats: 2 });
+  });
+
+  it('assigns a burst of sessions opened at once once each, never over maxChats, and queues the rest 1..N', async () => {
+    const { tenant } = await tenantWith(srv.server, { routing: 'auto', defaultMaxChats: 3 });
+    const watch = await observer(srv.server, tenant);
+    const team = [await online(srv.server, 'agent', tenant), await online(srv.server, 'agent', tenant)];
+    const opened = await Promise.all(Array.from({ length: 20 }, () => openSession(srv.server, makeUser('customer', { tenant }))));
+    const isActive = (u) => u.status === 'active';
+    const firstSix = [];
+    for (let i = 0; i < 6; i += 1) firstSix.push(await waitFor(watch.socket, 'session-updated', { ...ROUTED, filter: isActive }));
+    await expectNo(watch.socket, 'session-updated', QUIET_MS, { filter: isActive });
+    const ids = firstSix.map((u) => u.id);
+    assert.equal(new Set(ids).size, 6, 'six different sessions, each assigned once');
+    const perAgent = [...new Set(firstSix.map((u) => u.agent.id))].map((id) => firstSix.filter((u) => u.agent.id === id).length);
+    assert.deepEqual(perAgent, [3, 3]);
+    const queued = await pendingList(srv.server, watch.user);
+    assert.equal(queued.length, 14);
+    assert.deepEqual(queued.map((x) => x.queue.position).sort((a, b) => a - b), Array.from({ length: 14 }, (_, i) => i + 1));
+    for (const agent of team) assertAgentState(await agentState(srv.server, watch.user, agent.user.sub), { activeChats: 3 });
+    assert.equal(opened.length, 20);
+  });
+
+  it('lets a take and an auto-assignment racing for one session give it to one agent, announced once', async () => {
+    const { tenant } = await tenantWith(srv.server, { routing: 'auto' });
+    const auto = await online(srv.server, 'agent', tenant);
+    const taker = await online(srv.server, 'agent', tenant);
+    await ok(taker.socket, 'set-availability', { status: 'away' }); // only `auto` is routed to
+    for (let round = 0; round < 5; round += 1) {
+      const customer = await online(srv.server, 'customer', tenant);
+      const session = await openSession(srv.server, customer.user);
+      const take = await emitAck(taker.socket, 'join-session', { sessionId: session.id });
+      assert.equal(take.ok, true, JSON.stringify(take));
+      const first = await assigned(customer.socket, session.id);
+      await expectNo(customer.socket, 'session-updated', 500, { filter: (x) => x.id === session.id });
+      const stored = await getSession(srv.server, customer.user, session.id);
+      assert.deepEqual(stored.agent, first.agent, 'the one announced is the one stored');
+      assert.deepEqual(take.data.session.agent, first.agent, 'the take\'s ack names the holder (a take or a watch)');
+      await ok(customer.socket, 'close-session', { sessionId: session.id });
+    }
   });
 
   it('assigns the waiting sessions when the tenant switches to auto; never assigns a maxChats 0 agent', async () => {
