@@ -30,6 +30,11 @@ impl InFlight {
         (!self.0.draining.load(Ordering::SeqCst)).then_some(guard)
     }
 
+    /// Whether shutdown has started.
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::SeqCst)
+    }
+
     /// Refuses new events and resolves once those in flight are done.
     pub async fn drain(&self) {
         self.0.draining.store(true, Ordering::SeqCst);

@@ -33,7 +33,7 @@ pub(super) async fn start<A: Adapter>(app: &AppState<A>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `work` every `period` (not twice at once) while the app lives.
+/// Runs `work` every `period` (not twice at once) until shutdown starts.
 fn every<A, F, Fut>(app: &AppState<A>, period: Duration, work: F)
 where
     A: Adapter,
@@ -48,6 +48,11 @@ where
         loop {
             tick.tick().await;
             let Some(app) = app.upgrade() else { return };
+            // Shutting down: the node leaves (its presence is cleared once
+            // the sockets are closed) and the database is about to close.
+            if app.in_flight.is_draining() {
+                return;
+            }
             work(app).await;
         }
     });
