@@ -327,17 +327,18 @@ async fn transfer(
         ));
     }
     let current = reload(&txn, &row.id).await?;
-    let changed = if current.agent_id != before.agent_id {
-        if SessionStatus::Pending.is(&before) {
-            log::record_from_queue(&txn, &user.tenant, &row.id, agent_id, now).await?;
-        }
-        vec![Change::SessionAssigned {
-            session: users::session_view(&txn, &current).await?,
-            previous: before.agent_id.clone(),
-        }]
-    } else {
-        Vec::new()
-    };
+    if current.agent_id == before.agent_id {
+        // Already theirs: nothing changed, not even their last assignment.
+        txn.rollback().await?;
+        return Ok(Changed::nothing(&user.tenant, current));
+    }
+    if SessionStatus::Pending.is(&before) {
+        log::record_from_queue(&txn, &user.tenant, &row.id, agent_id, now).await?;
+    }
+    let changed = vec![Change::SessionAssigned {
+        session: users::session_view(&txn, &current).await?,
+        previous: before.agent_id.clone(),
+    }];
     changes::commit(txn, &changed).await?;
     Ok(Changed::new(&user.tenant, current, changed))
 }
