@@ -233,10 +233,10 @@ impl Actions {
         Ok(())
     }
 
-    /// The periodic sweep of this node: renews nothing (see
-    /// [`Node::heartbeat`]) but takes dead nodes' agents offline, and kicks
+    /// The periodic sweep of this node (its lease is renewed apart, by
+    /// [`Node::heartbeat`]): takes dead nodes' agents offline; kicks
     /// auto-assignment and the queue notices of every tenant with agents
-    /// online, and the service status of tenants with business hours.
+    /// online, and the service status of every tenant with business hours.
     pub async fn sweep(&self) -> AppResult<()> {
         for changed in self.node.expire(&self.db, false).await? {
             self.publish(&changed).await;
