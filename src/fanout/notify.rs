@@ -147,10 +147,8 @@ impl Notifier {
             return Ok(());
         }
         let figures = QueueFigures::of(&self.reads, tenant).await?;
-        let infos: Vec<_> = waiting
-            .iter()
-            .enumerate()
-            .map(|(i, _)| figures.info(i as i64 + 1))
+        let infos: Vec<_> = (1..=waiting.len() as i64)
+            .map(|position| figures.info(position))
             .collect();
         // The time it joined the queue is part of the value: a session that
         // comes back to the queue hears of its place again.
