@@ -221,6 +221,10 @@ impl Actions {
         greet: impl FnOnce() -> Fut,
     ) -> AppResult<()> {
         let changed = self.node.connected(&self.db, user).await;
+        if changed.as_ref().is_ok_and(|c| !c.changes.is_empty()) {
+            // The greeting's service status counts this agent.
+            self.fanout.notices.forget_service(&user.tenant);
+        }
         greet().await;
         self.publish(&changed?).await;
         Ok(())

@@ -99,8 +99,13 @@ impl Notifier {
 
     /// The tenant's service status may have changed.
     pub fn service_changed(&self, tenant: &str) {
-        self.seen().remove(tenant);
+        self.forget_service(tenant);
         self.service.changed(tenant.to_string());
+    }
+
+    /// The next [`Self::service_status`] of the tenant reads it afresh.
+    pub fn forget_service(&self, tenant: &str) {
+        self.seen().remove(tenant);
     }
 
     /// The tenant's service status for a socket's `connected`: read at most
