@@ -325,6 +325,12 @@ pub struct ServerConfig {
     /// this process may run on, at most --database-readers.
     #[arg(long, env = "READ_CONCURRENCY", global = true)]
     pub read_concurrency: Option<usize>,
+    /// A REST read waits, after its turn, until no socket event is being
+    /// handled, for at most this long: the chat's writes go first, and a
+    /// dashboard read in a loop cannot take the CPU a message needs (0: no
+    /// waiting).
+    #[arg(long, env = "READ_YIELD_MS", default_value_t = 20, global = true)]
+    pub read_yield_ms: u64,
     /// PostgreSQL: connections of the write pool.
     #[arg(
         long,

@@ -71,12 +71,19 @@ impl<A: Adapter> FromRequestParts<AppState<A>> for ReadSlot {
     type Rejection = AppError;
 
     async fn from_request_parts(_: &mut Parts, app: &AppState<A>) -> Result<Self, AppError> {
-        app.read_slots
+        let permit = app
+            .read_slots
             .clone()
             .acquire_owned()
             .await
-            .map(|permit| Self { _permit: permit })
-            .map_err(|_| AppError::Unavailable("shutting down".into()))
+            .map_err(|_| AppError::Unavailable("shutting down".into()))?;
+        // The chat first: socket events in flight (a message being stored)
+        // finish before this read starts, for at most --read-yield-ms.
+        let yield_for = std::time::Duration::from_millis(app.config.read_yield_ms);
+        if !yield_for.is_zero() {
+            let _ = tokio::time::timeout(yield_for, app.in_flight.idle()).await;
+        }
+        Ok(Self { _permit: permit })
     }
 }
 
