@@ -21,7 +21,7 @@ use crate::chat::join::{self, Joined};
 use crate::chat::messages::group_commit::GroupCommit;
 use crate::chat::messages::{self, Sent, read};
 use crate::chat::routing::{
-    self, AgentState, Availability, Node, RoutingConfig, TenantSettings, agents, transfer,
+    self, AgentState, Node, RoutingConfig, TenantSettings, agents, transfer,
 };
 use crate::chat::sessions::{self, Opened};
 use crate::chat::{Change, Changed, SessionView, User};
@@ -179,10 +179,10 @@ impl Actions {
     pub async fn set_availability(
         &self,
         user: &User,
-        availability: Availability,
+        status: Option<&str>,
     ) -> AppResult<AgentState> {
         let defaults = &self.router.config.defaults;
-        let changed = agents::set_availability(&self.db, defaults, user, availability).await?;
+        let changed = agents::set_availability(&self.db, defaults, user, status).await?;
         self.publish(&changed).await;
         Ok(changed.value)
     }

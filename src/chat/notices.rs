@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 
 use super::clock::now_ms;
+use super::routing::sql::placeholders;
 use crate::error::AppResult;
 
 /// What [`claim`] decided.
@@ -41,10 +42,9 @@ pub async fn claim(
     let backend = db.get_database_backend();
     let mut last: HashMap<String, (String, i64)> = HashMap::new();
     for chunk in items.chunks(CHUNK) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT key, value, sent_at FROM notices WHERE key IN ({})",
-            marks.join(", ")
+            placeholders(1, chunk.len())
         );
         let values: Vec<sea_orm::Value> = chunk.iter().map(|(k, _)| k.clone().into()).collect();
         let rows = Last::find_by_statement(Statement::from_sql_and_values(backend, sql, values))

@@ -132,10 +132,8 @@ impl Notifier {
 
     /// Every agent of the tenant may have changed (its default capacity did).
     pub async fn all_agents_changed(&self, tenant: &str) {
-        match agents::list(&self.reads, &self.defaults, tenant).await {
-            Ok(states) => states
-                .iter()
-                .for_each(|s| self.agent_changed(tenant, &s.id)),
+        match agents::staff_ids(&self.reads, tenant).await {
+            Ok(ids) => ids.iter().for_each(|id| self.agent_changed(tenant, id)),
             Err(err) => tracing::warn!(%tenant, code = err.code().as_str(), "agents not listed"),
         }
     }

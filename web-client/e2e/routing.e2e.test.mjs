@@ -9,25 +9,16 @@
 // (../target/debug/switchboard or SWITCHBOARD_BIN) and `chromium` on PATH)
 
 import assert from 'node:assert/strict';
-import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+import { chromiumPath } from '../test-support/chromium.js';
 import { startServer, webClientDir } from '../test-support/switchboardServer.js';
 
 const artifacts = path.resolve(webClientDir, '../test-artifacts');
 const distDir = path.join(webClientDir, 'dist');
 const T = 15_000;
-
-function chromiumPath() {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
-  try {
-    return execSync('command -v chromium', { shell: '/bin/sh', encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error('chromium not found on PATH: apt-get install -y chromium (or set CHROMIUM_PATH)');
-  }
-}
 
 /** @type {Awaited<ReturnType<typeof startServer>>} */
 let server;

@@ -103,6 +103,12 @@ pub async fn list(
     Ok(states)
 }
 
+/// The ids of the tenant's staff (without their state).
+pub async fn staff_ids(db: &impl ConnectionTrait, tenant: &str) -> AppResult<Vec<String>> {
+    let rows: Vec<StaffRow> = sql::all(db, STAFF_SQL, vec![tenant.into()]).await?;
+    Ok(rows.into_iter().map(|row| row.id).collect())
+}
+
 /// `GET /api/agents`: staff only.
 pub async fn list_for(
     db: &impl ConnectionTrait,
@@ -175,18 +181,21 @@ async fn states(
         .collect())
 }
 
-/// `set-availability`: a staff member chooses for themself.
+/// `set-availability` `{ status }`: a staff member chooses for themself
+/// (customers are `forbidden` whatever they send).
 pub async fn set_availability(
     db: &DatabaseConnection,
     defaults: &Defaults,
     user: &User,
-    availability: Availability,
+    status: Option<&str>,
 ) -> AppResult<Changed<AgentState>> {
     if !user.role.is_staff() {
         return Err(AppError::Forbidden(
             "only agents and admins have an availability".into(),
         ));
     }
+    let status = status.ok_or_else(|| AppError::invalid("status is required"))?;
+    let availability = Availability::parse(&Value::String(status.to_string()))?;
     update(db, defaults, user, &user.id, Some(availability), None).await
 }
 
