@@ -237,6 +237,12 @@ pub struct GrowthArgs {
     /// Agents paging through the session list while the customer sends.
     #[arg(long, default_value_t = 10)]
     pub agents: usize,
+    /// Sessions waiting in the big tenant's queue while every operation is
+    /// measured (a desk with a queue: the newest page of its list is
+    /// pending sessions, each with its queue position); closed at the end
+    /// of the run, so a reused database does not keep them.
+    #[arg(long, default_value_t = 0)]
+    pub queue: usize,
 }
 
 #[derive(Args, Debug, Clone)]

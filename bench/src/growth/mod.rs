@@ -42,6 +42,7 @@ pub async fn run(args: GrowthArgs) -> anyhow::Result<Value> {
         "sessions": history.sessions,
         "messages_per_session": history.messages,
         "tenants": history.tenants,
+        "queue": args.queue,
     });
     if !args.reuse {
         eprintln!(
@@ -86,7 +87,8 @@ pub async fn run(args: GrowthArgs) -> anyhow::Result<Value> {
         let server = Server::start(&server_args, Some(1_000_000)).await?;
         eprintln!("{label}: measuring");
         let tag = format!("{label}-{tag}");
-        let measured = ops::measure(server.addr, &minter, history, args.runs, &tag).await;
+        let measured =
+            ops::measure(server.addr, &minter, history, args.runs, args.queue, &tag).await;
         let chat = match &measured {
             Ok(_) => {
                 Some(chatter::run(server.addr, &minter, args.chat_seconds, args.agents, &tag).await)

@@ -81,10 +81,62 @@ pub async fn measure(
     minter: &Minter,
     history: &History,
     runs: usize,
+    queue: usize,
     tag: &str,
 ) -> anyhow::Result<Vec<Measured>> {
     let http = reqwest::Client::new();
     let mut desk = open_desk(addr, minter, &http).await?;
+    let mut waiting = Vec::new();
+    for i in 0..queue {
+        waiting.push(
+            open_as(&http, addr, minter, &format!("bench-queue-{tag}-{i}"))
+                .await?
+                .0,
+        );
+    }
+    let measured = measure_desk(&http, addr, minter, history, runs, tag, &mut desk).await;
+    // Leave the database as it was found: every session this run left
+    // waiting is closed (a `--reuse` run would otherwise find them).
+    let (_, opened) = measured.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let admin = Rest::new(
+        &http,
+        addr,
+        minter.mint_in("bench-admin", "admin", Some(BIG))?,
+    );
+    for id in waiting.iter().chain(opened) {
+        admin
+            .post(&format!("/api/chat/sessions/{id}/close"), &json!({}))
+            .await?;
+    }
+    measured.map(|(out, _)| out)
+}
+
+/// Opens a session as customer `sub` of the big tenant: its id, and how
+/// long the answer took.
+async fn open_as(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    minter: &Minter,
+    sub: &str,
+) -> anyhow::Result<(String, std::time::Duration)> {
+    let customer = Rest::new(http, addr, minter.mint_in(sub, "customer", Some(BIG))?);
+    let (opened, took) = customer.post("/api/chat/sessions", &json!({})).await?;
+    let id = opened["id"].as_str().context("no session id")?.to_string();
+    Ok((id, took))
+}
+
+/// Every operation against `desk`: the figures, and the sessions opened
+/// (still pending).
+async fn measure_desk(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    minter: &Minter,
+    history: &History,
+    runs: usize,
+    tag: &str,
+    desk: &mut Desk,
+) -> anyhow::Result<(Vec<Measured>, Vec<String>)> {
+    let http = http.clone();
     let small_agent = Rest::new(
         &http,
         addr,
@@ -169,16 +221,11 @@ pub async fn measure(
     });
 
     let mut h = histogram();
+    let mut opened = Vec::new();
     for i in 0..runs {
-        let customer = Rest::new(
-            &http,
-            addr,
-            minter.mint_in(&format!("bench-open-{tag}-{i}"), "customer", Some(BIG))?,
-        );
-        record(
-            &mut h,
-            customer.post("/api/chat/sessions", &json!({})).await?.1,
-        );
+        let (id, took) = open_as(&http, addr, minter, &format!("bench-open-{tag}-{i}")).await?;
+        record(&mut h, took);
+        opened.push(id);
     }
     out.push(Measured {
         name: "open (POST /api/chat/sessions)",
@@ -212,7 +259,7 @@ pub async fn measure(
         name: "mark-read ack",
         latencies: h,
     });
-    Ok(out)
+    Ok((out, opened))
 }
 
 /// A summary of one operation for the JSON line.

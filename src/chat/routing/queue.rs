@@ -91,7 +91,13 @@ pub async fn infos(
         .iter()
         .filter(|r| SessionStatus::Pending.is(r))
         .collect();
-    let Some(first) = pending.first() else {
+    fn queue_order<'a>(r: &&&'a session::Model) -> (i64, &'a str) {
+        (r.created_at, r.id.as_str())
+    }
+    let (Some(first), Some(last)) = (
+        pending.iter().min_by_key(queue_order).copied(),
+        pending.iter().max_by_key(queue_order).copied(),
+    ) else {
         return Ok(HashMap::new());
     };
     let tenant = first.tenant.as_str();
@@ -100,7 +106,13 @@ pub async fn infos(
         id: String,
         position: i64,
     }
-    let mut values: Vec<sea_orm::Value> = vec![tenant.into()];
+    let mut values: Vec<sea_orm::Value> = vec![
+        tenant.into(),
+        first.created_at.into(),
+        first.id.clone().into(),
+        last.created_at.into(),
+        last.id.clone().into(),
+    ];
     values.extend(pending.iter().map(|r| r.id.clone().into()));
     let positions: Vec<Position> = sql::all(db, &positions_sql(pending.len()), values).await?;
     let figures = QueueFigures::of(db, tenant).await?;
@@ -110,16 +122,22 @@ pub async fn infos(
         .collect())
 }
 
-/// The positions of `n` pending sessions of tenant `$1` (ids `$2`…), one
-/// query however many: each counts the pending sessions before it along
-/// the queue's index.
+/// The positions of `n` pending sessions of tenant `$1` (ids `$6`…), the
+/// first of them in the queue's order at (`$2` created_at, `$3` id) and
+/// the last at (`$4`, `$5`): one count of the queue before the first, and
+/// one ordered pass from the first to the last, numbering as it goes. So a
+/// page of pending sessions costs one walk along the queue's index, not
+/// one per session listed.
 pub fn positions_sql(n: usize) -> String {
     format!(
-        "SELECT s.id AS id, 1 + (SELECT COUNT(*) FROM sessions p \
-           WHERE p.tenant = s.tenant AND p.status = 'pending' \
-           AND (p.created_at, p.id) < (s.created_at, s.id)) AS position \
-         FROM sessions s WHERE s.tenant = $1 AND s.status = 'pending' AND s.id IN ({})",
-        placeholders(2, n)
+        "SELECT id, position FROM (\
+           SELECT id, (SELECT COUNT(*) FROM sessions b \
+               WHERE b.tenant = $1 AND b.status = 'pending' AND (b.created_at, b.id) < ($2, $3)) \
+             + ROW_NUMBER() OVER (ORDER BY created_at, id) AS position \
+           FROM sessions WHERE tenant = $1 AND status = 'pending' \
+             AND (created_at, id) >= ($2, $3) AND (created_at, id) <= ($4, $5)\
+         ) q WHERE id IN ({})",
+        placeholders(6, n)
     )
 }
 

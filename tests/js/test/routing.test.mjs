@@ -753,6 +753,20 @@ describe('queue position and service status', () => {
     assert.deepEqual(listed.map((x) => [x.id, x.queue?.position]).sort((a, b) => a[1] - b[1]), s.map((x, i) => [x.id, i + 1]));
     // The customer sees their own session's place through REST too.
     assertQueue((await getSession(srv.server, c3.user, s[2].id)).queue, { position: 3 });
+    // A page holding part of the queue counts the whole queue; so does a
+    // customer's own list, which holds one pending session of three.
+    const pages = [];
+    let after = '';
+    for (;;) {
+      const page = await expectStatus(api(srv.server, agent.user, 'GET', `/api/chat/sessions?status=pending&limit=2${after}`), 200);
+      pages.push(page.items.map((x) => [x.id, x.queue?.position]));
+      if (!page.nextCursor) break;
+      after = `&cursor=${encodeURIComponent(page.nextCursor)}`;
+    }
+    assert.deepEqual(pages.flat().sort((a, b) => a[1] - b[1]), s.map((x, i) => [x.id, i + 1]));
+    assert.ok(pages.length >= 2, `paged in ${pages.length} pages`);
+    const own = await expectStatus(api(srv.server, c2.user, 'GET', '/api/chat/sessions'), 200);
+    assert.deepEqual(own.items.map((x) => [x.id, x.queue?.position]), [[s[1].id, 2]]);
 
     // s1 served: everyone behind moves up, on every tab.
     await ok(agent.socket, 'join-session', { sessionId: s[0].id });
