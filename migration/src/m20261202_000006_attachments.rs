@@ -7,8 +7,9 @@
 //! have some.
 //!
 //! `position` is the attachment's place in its message, as the sender
-//! listed them. One index serves both reads: a message's attachments, and
-//! the sweep's unsent uploads by age, `(message_id, created_at)`.
+//! listed them. Indexes, both partial and disjoint: a message's
+//! attachments `(message_id)` where it is set; the sweep's unsent uploads
+//! by age, `(created_at)` where `message_id IS NULL`.
 
 use sea_orm_migration::prelude::*;
 
@@ -72,15 +73,20 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_attachments_message")
-                    .table(Attachments::Table)
-                    .col(Attachments::MessageId)
-                    .col(Attachments::CreatedAt)
-                    .if_not_exists()
-                    .to_owned(),
+        // Two partial indexes, disjoint: sent attachments by message, and
+        // unsent uploads in age order (the same statements on SQLite and
+        // PostgreSQL).
+        let connection = manager.get_connection();
+        connection
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS idx_attachments_message \
+                 ON attachments (message_id) WHERE message_id IS NOT NULL",
+            )
+            .await?;
+        connection
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS idx_attachments_unsent \
+                 ON attachments (created_at) WHERE message_id IS NULL",
             )
             .await?;
         manager

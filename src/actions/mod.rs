@@ -101,6 +101,13 @@ impl Actions {
         Ok(changed.value)
     }
 
+    /// An upload (docs/protocol.md §8) takes a turn of the user's send
+    /// limit, as a message does: a client cannot fill the store faster
+    /// than it may write.
+    pub fn admit_upload(&self, user: &User) -> AppResult<()> {
+        within(&self.send_limiter, user)
+    }
+
     /// Opens a session (or returns the customer's open one).
     pub async fn open_session(&self, user: &User, req: OpenRequest) -> AppResult<Opened> {
         within(&self.open_limiter, user)?;

@@ -50,6 +50,7 @@ async fn upload<A: Adapter>(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<(StatusCode, Json<AttachmentView>)> {
     let session_id = parse_id(&id, "session id")?;
+    app.actions.admit_upload(&user)?;
     let session = attachments::session_for_upload(&app.db, &user, &session_id).await?;
     let mut multipart = multipart.map_err(|e| {
         AppError::invalid(format!("expected multipart/form-data: {}", e.body_text()))

@@ -17,7 +17,7 @@ use entities::{attachment, message};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Select,
 };
 use serde::Serialize;
 use tokio::sync::Semaphore;
@@ -106,11 +106,7 @@ impl Attachments {
         }
         let mut by_message: HashMap<String, Vec<attachment::Model>> = HashMap::new();
         for chunk in with.chunks(500) {
-            for row in attachment::Entity::find()
-                .filter(attachment::Column::MessageId.is_in(chunk.iter().copied()))
-                .all(db)
-                .await?
-            {
+            for row in of_messages_query(chunk).all(db).await? {
                 let key = row.message_id.clone().unwrap_or_default();
                 by_message.entry(key).or_default().push(row);
             }
@@ -133,6 +129,21 @@ impl Attachments {
         let mut views = self.messages(db, std::slice::from_ref(row)).await?;
         Ok(views.remove(0))
     }
+}
+
+/// The attachments of messages `ids` (public for the query-plan test).
+pub fn of_messages_query(ids: &[&str]) -> Select<attachment::Entity> {
+    attachment::Entity::find().filter(attachment::Column::MessageId.is_in(ids.iter().copied()))
+}
+
+/// The oldest `batch` uploads no message took, made before `before`
+/// (public for the query-plan test).
+pub fn unsent_query(before: i64, batch: u64) -> Select<attachment::Entity> {
+    attachment::Entity::find()
+        .filter(attachment::Column::MessageId.is_null())
+        .filter(attachment::Column::CreatedAt.lt(before))
+        .order_by_asc(attachment::Column::CreatedAt)
+        .limit(batch)
 }
 
 /// Gives attachments `ids` (in this order) to message `message_id` of
@@ -232,13 +243,7 @@ pub async fn sweep(
     unsent_ms: i64,
     batch: u64,
 ) -> AppResult<u64> {
-    let stale: Vec<attachment::Model> = attachment::Entity::find()
-        .filter(attachment::Column::MessageId.is_null())
-        .filter(attachment::Column::CreatedAt.lt(now_ms() - unsent_ms))
-        .order_by_asc(attachment::Column::CreatedAt)
-        .limit(batch)
-        .all(db)
-        .await?;
+    let stale = unsent_query(now_ms() - unsent_ms, batch).all(db).await?;
     let mut deleted = 0;
     for row in stale {
         let gone = attachment::Entity::delete_many()
