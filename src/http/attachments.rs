@@ -86,7 +86,7 @@ async fn upload<A: Adapter>(
         (Ok(()), None) => Err(AppError::invalid("the body has no part named file")),
         (Err(err), received) => {
             if let Some(received) = received {
-                files.discard(&received).await;
+                received.discard().await;
             }
             Err(err)
         }

@@ -16,10 +16,11 @@ use super::{AttachmentView, Attachments, file_key, thumbnail_key};
 use crate::chat::clock::now_ms;
 use crate::chat::{User, new_id};
 use crate::error::{AppError, AppResult};
-use crate::storage::Writer;
+use crate::storage::{Store, Writer};
 
 /// Bytes stored under a new id, not yet recorded: [`Self::record`] makes
-/// it an attachment, [`Self::discard`] deletes the bytes.
+/// it an attachment, [`Self::discard`] deletes the bytes, and so does
+/// dropping it (a request cancelled between the two).
 #[derive(Debug)]
 pub struct Received {
     id: String,
@@ -27,6 +28,8 @@ pub struct Received {
     content_type: &'static str,
     size: u64,
     picture: Option<(u32, u32, &'static str)>,
+    /// Set until the upload is recorded or discarded.
+    store: Option<Store>,
 }
 
 impl Attachments {
@@ -59,11 +62,12 @@ impl Attachments {
                     id,
                     name,
                     size,
+                    store: Some(self.store.clone()),
                 };
                 if let Some(picture) = picture {
                     let key = thumbnail_key(&received.id);
                     if let Err(err) = self.store.put(&key, Bytes::from(picture.thumbnail)).await {
-                        self.discard(&received).await;
+                        received.discard().await;
                         return Err(err);
                     }
                 }
@@ -165,26 +169,13 @@ impl Attachments {
             .await
             .map_err(|e| AppError::Internal(format!("image decoder: {e}")))?
     }
-
-    /// Deletes the bytes of an upload that will not be recorded.
-    pub async fn discard(&self, received: &Received) {
-        let mut keys = vec![file_key(&received.id)];
-        if received.picture.is_some() {
-            keys.push(thumbnail_key(&received.id));
-        }
-        for key in keys {
-            if let Err(err) = self.store.delete(&key).await {
-                tracing::warn!(%err, key, "an unrecorded upload's bytes were not deleted");
-            }
-        }
-    }
 }
 
 impl Received {
     /// Records the upload as `user`'s attachment in session `session_id`
     /// (checked by `session_for_upload` before the bytes were read).
     pub async fn record(
-        self,
+        mut self,
         db: &impl ConnectionTrait,
         attachments: &Attachments,
         user: &User,
@@ -206,11 +197,48 @@ impl Received {
             created_at: Set(now_ms()),
         };
         match row.insert(db).await {
-            Ok(row) => Ok(attachments.view(&row)),
+            Ok(row) => {
+                self.store = None;
+                Ok(attachments.view(&row))
+            }
             Err(err) => {
-                attachments.discard(&self).await;
+                self.discard().await;
                 Err(err.into())
             }
+        }
+    }
+
+    /// Deletes the bytes of an upload that will not be recorded.
+    pub async fn discard(mut self) {
+        if let Some(store) = self.store.take() {
+            delete(&store, self.keys()).await;
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let mut keys = vec![file_key(&self.id)];
+        if self.picture.is_some() {
+            keys.push(thumbnail_key(&self.id));
+        }
+        keys
+    }
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let keys = self.keys();
+            runtime.spawn(async move { delete(&store, keys).await });
+        }
+    }
+}
+
+async fn delete(store: &Store, keys: Vec<String>) {
+    for key in keys {
+        if let Err(err) = store.delete(&key).await {
+            tracing::warn!(%err, key, "an unrecorded upload's bytes were not deleted");
         }
     }
 }
