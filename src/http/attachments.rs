@@ -5,8 +5,9 @@
 
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::map_request;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,6 +15,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use socketioxide::adapter::Adapter;
 
+use super::drain::Drained;
 use super::{AuthUser, Params, bearer_user, params};
 use crate::app::AppState;
 use crate::chat::attachments::upload::Received;
@@ -25,17 +27,29 @@ use crate::error::{AppError, AppResult};
 /// Room for the multipart framing and small other parts around the file.
 const FRAMING_BYTES: u64 = 64 * 1024;
 
+/// A refused body is read on at least this far before the connection
+/// closes.
+const DRAIN_AT_LEAST: u64 = 32 * 1024 * 1024;
+
 pub fn router<A: Adapter>(config: &ServerConfig) -> Router<AppState<A>> {
     let body_limit = config
         .attachments
         .attachment_max_bytes
         .saturating_add(FRAMING_BYTES);
+    // A refused upload's body is read on and thrown away (twice what an
+    // upload may be, at least 32 MiB, 10 s at most), so the client reads
+    // the answer (`drain`).
+    let drain_cap = body_limit.saturating_mul(2).max(DRAIN_AT_LEAST);
     Router::new()
         .route(
             "/api/chat/sessions/{id}/attachments",
-            post(upload::<A>).layer(DefaultBodyLimit::max(
-                usize::try_from(body_limit).unwrap_or(usize::MAX),
-            )),
+            post(upload::<A>)
+                .layer(DefaultBodyLimit::max(
+                    usize::try_from(body_limit).unwrap_or(usize::MAX),
+                ))
+                .layer(map_request(move |request: Request| async move {
+                    Drained::wrap(request, drain_cap)
+                })),
         )
         .route("/api/attachments/{id}", get(download::<A>))
         .route("/api/attachments/{id}/thumbnail", get(thumbnail::<A>))

@@ -6,6 +6,7 @@ use socketioxide::adapter::Adapter;
 pub mod attachments;
 pub mod compact_head;
 pub mod dev;
+pub mod drain;
 pub mod health;
 pub mod messages;
 pub mod routing;

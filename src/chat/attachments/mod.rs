@@ -254,11 +254,15 @@ pub async fn sweep(
         if gone.rows_affected == 0 {
             continue; // a message took it meanwhile
         }
-        store.delete(&file_key(&row.id)).await?;
-        if row.thumbnail.is_some() {
-            store.delete(&thumbnail_key(&row.id)).await?;
-        }
         deleted += 1;
+        let mut keys = vec![file_key(&row.id)];
+        keys.extend(row.thumbnail.as_ref().map(|_| thumbnail_key(&row.id)));
+        for key in keys {
+            // The row is gone: the bytes are unreachable whatever happens.
+            if let Err(err) = store.delete(&key).await {
+                tracing::warn!(key, %err, "a swept upload's bytes stay in the store");
+            }
+        }
     }
     Ok(deleted)
 }
