@@ -321,7 +321,12 @@ const plainMessage = (message) => ({ ...message, attachments: message.attachment
  * Uploads a multipart body of `total` bytes of file content, written lazily in
  * 256 KiB chunks with backpressure (chunked, or with a truthful Content-Length
  * when `declareLength`), and stops writing as soon as an answer arrives.
- * Resolves with { status, body, text, writtenAtAnswer, sentAllAtAnswer }.
+ * Resolves with { status, body, text, writtenAtAnswer, sentAllAtAnswer }, or
+ * with { reset: code, writtenAtReset, sentAllAtReset } when the connection
+ * failed (EPIPE, ECONNRESET) before Node read any answer: a server that
+ * answers early and closes with unread bytes makes the kernel reset the
+ * connection, and Node's client, once a write fails, drops the answer the
+ * kernel still holds (a client that reads after the failed write gets it).
  */
 function streamUpload(server, user, sessionId, { total, declareLength = false }) {
   const boundary = `stream-${randomBytes(8).toString('hex')}`;
@@ -355,8 +360,10 @@ function streamUpload(server, user, sessionId, { total, declareLength = false })
     req.on('error', (err) => {
       // Once answered, the server may close while we still write: expected.
       if (answered) return;
+      answered = true;
       clearTimeout(timer);
-      reject(new Error(`the connection failed before any answer (${written} bytes written): ${err.message}`));
+      if (['EPIPE', 'ECONNRESET'].includes(err.code)) resolve({ reset: err.code, writtenAtReset: written, sentAllAtReset: sentAll });
+      else reject(new Error(`the connection failed before any answer (${written} bytes written): ${err.message}`));
     });
     const chunk = Buffer.alloc(256 * 1024, 'a');
     const end = pre.length + total;
@@ -540,16 +547,35 @@ for (const kind of KINDS) {
         assert.equal((await download(server(), res.body.url)).text, 'the file');
       });
 
-      test('refuses uploads by whoever may not send: 401, 404 (another tenant, another customer, unknown session), 403 (watching agent, agent of a pending session), 409 (closed); nothing stored', async () => {
-        const { session, customer, customerSocket } = await active(server());
-        const tenant = customer.tenant;
+      test('refuses uploads without a valid token (401), to another tenant\'s or an unknown session (404); nothing stored', async () => {
+        const { session, customer } = await active(server());
         const bytes = Buffer.from('hello\n');
         const before = await store().list();
         assertError(await upload(server(), null, session.id, bytes, 'a.txt'), 401, 'unauthorized', 'no token');
         assertError(await upload(server(), 'not.a.jwt', session.id, bytes, 'a.txt'), 401, 'unauthorized', 'a bad token');
         assertError(await upload(server(), makeUser('agent', { tenant: uniqueId('t') }), session.id, bytes, 'a.txt'), 404, 'not_found', 'another tenant\'s agent');
-        assertError(await upload(server(), makeUser('customer', { tenant }), session.id, bytes, 'a.txt'), 404, 'not_found', 'another customer');
+        assertError(await upload(server(), makeUser('admin', { tenant: uniqueId('t') }), session.id, bytes, 'a.txt'), 404, 'not_found', 'another tenant\'s admin');
         assertError(await upload(server(), customer, UNKNOWN_ID, bytes, 'a.txt'), 404, 'not_found', 'an unknown session');
+        await expectStoreUnchanged(store(), before, 'after the refused uploads');
+      });
+
+      test('refuses an upload by another customer of the tenant with 404 not_found (the session is not visible to them); nothing stored', async () => {
+        const { session, customer } = await active(server());
+        const before = await store().list();
+        assertError(await upload(server(), makeUser('customer', { tenant: customer.tenant }), session.id, Buffer.from('hello\n'), 'a.txt'),
+          404, 'not_found', 'another customer of the tenant');
+        await expectStoreUnchanged(store(), before, 'after the refused upload');
+      });
+
+      test('refuses an upload by staff who may not send there (403: a watching agent, an agent of a pending session) and to a closed session (409 session_closed); nothing stored', async () => {
+        const { session, customer, customerSocket } = await active(server());
+        const tenant = customer.tenant;
+        const bytes = Buffer.from('hello\n');
+        const before = await store().list();
+        const watcher = makeUser('agent', { tenant });
+        const watcherSocket = await connect(server(), watcher.token, ws);
+        await ok(watcherSocket, 'join-session', { sessionId: session.id });
+        assertError(await upload(server(), watcher, session.id, bytes, 'a.txt'), 403, 'forbidden', 'a watching agent');
         assertError(await upload(server(), makeUser('agent', { tenant }), session.id, bytes, 'a.txt'), 403, 'forbidden', 'an agent who does not hold the session');
         const pending = await pendingSession(server(), { tenant });
         assertError(await upload(server(), makeUser('agent', { tenant }), pending.session.id, bytes, 'a.txt'), 403, 'forbidden', 'an agent, to a pending session');
@@ -681,11 +707,25 @@ for (const kind of KINDS) {
           const { session, customer } = await pendingSession(server(), { tenant: uniqueId('t') });
           const before = await store().list();
           const total = 50 * 1024 * 1024;
-          const res = await streamUpload(server(), customer, session.id, { total, declareLength });
-          assertError(res, 413, 'attachment_too_large', 'a 50 MiB upload');
-          assert.equal(res.sentAllAtAnswer, false, 'the answer came only after the whole body was sent');
-          assert.ok(res.writtenAtAnswer < 16 * 1024 * 1024,
-            `the answer came after ${(res.writtenAtAnswer / 1048576).toFixed(1)} MiB were written: the server read far past the ${MAX_BYTES}-byte limit`);
+          const far = 16 * 1024 * 1024;
+          // An attempt whose answer Node's client lost to a reset (see
+          // streamUpload) proves the early close, not the 413: up to 5 attempts
+          // until one reads its answer. Every attempt must end early.
+          const attempts = [];
+          for (let i = 0; i < 5 && !attempts.some((a) => !a.reset); i += 1) {
+            const res = await streamUpload(server(), customer, session.id, { total, declareLength });
+            attempts.push(res);
+            if (res.reset) {
+              assert.equal(res.sentAllAtReset, false, 'the connection was reset only after the whole body was sent');
+              assert.ok(res.writtenAtReset < far, `the connection ended after ${(res.writtenAtReset / 1048576).toFixed(1)} MiB were written`);
+              continue;
+            }
+            assertError(res, 413, 'attachment_too_large', 'a 50 MiB upload');
+            assert.equal(res.sentAllAtAnswer, false, 'the answer came only after the whole body was sent');
+            assert.ok(res.writtenAtAnswer < far,
+              `the answer came after ${(res.writtenAtAnswer / 1048576).toFixed(1)} MiB were written: the server read far past the ${MAX_BYTES}-byte limit`);
+          }
+          assert.ok(attempts.some((a) => !a.reset), `no attempt read the answer: ${JSON.stringify(attempts)}`);
           await expectStoreUnchanged(store(), before, 'after the 50 MiB upload');
           await uploadOk(server(), customer, session.id, Buffer.from('still serving\n'), 'after.txt');
         });
