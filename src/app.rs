@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 
 use crate::actions::{Actions, Limits, keyed};
 use crate::auth::Verifier;
+use crate::chat::attachments::Attachments;
 use crate::chat::routing::{Defaults, Node, RoutingConfig};
 use crate::chat::stats::MessageCounts;
 use crate::chat::users::UserRecorder;
@@ -67,6 +68,7 @@ impl<A: Adapter> App<A> {
     pub fn new(
         databases: Databases,
         verifier: Verifier,
+        attachments: Attachments,
         config: ServerConfig,
         redis: Option<ReconnectingDriver>,
     ) -> Self {
@@ -115,7 +117,15 @@ impl<A: Adapter> App<A> {
         });
         Self {
             read_slots: Arc::new(Semaphore::new(read_slots.max(1))),
-            actions: Actions::new(db.clone(), reads.clone(), fanout, limits, routing, node),
+            actions: Actions::new(
+                db.clone(),
+                reads.clone(),
+                fanout,
+                limits,
+                routing,
+                node,
+                attachments,
+            ),
             users: UserRecorder::start(db.clone()),
             db,
             reads,

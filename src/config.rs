@@ -9,6 +9,7 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::chat::Role;
+use crate::chat::attachments::AttachmentConfig;
 use crate::chat::routing::RoutingMode;
 
 #[derive(Debug, Parser)]
@@ -386,6 +387,8 @@ pub struct ServerConfig {
         global = true
     )]
     pub requeue_hold_seconds: u64,
+    #[command(flatten)]
+    pub attachments: AttachmentConfig,
 }
 
 impl ServerConfig {
@@ -529,6 +532,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("jwt_audience", &self.jwt_audience)
             .field("cors_origins", &self.cors_origins)
             .field("message_max_length", &self.message_max_length)
+            .field("attachments_store", &self.attachments.attachments_store)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("metrics_addr", &self.metrics_addr)
             .field("dev", &self.dev_mode())

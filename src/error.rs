@@ -29,6 +29,12 @@ pub enum AppError {
     /// 413: the message is longer than the configured limit.
     #[error("message is longer than {0} characters")]
     MessageTooLong(usize),
+    /// 413: an upload over the size limit (docs/protocol.md §8).
+    #[error("attachment is larger than {0} bytes")]
+    AttachmentTooLarge(u64),
+    /// 415: an upload whose bytes are not an allowed type.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 429: too many requests.
     #[error("rate limit exceeded, slow down")]
     RateLimited,
@@ -53,6 +59,8 @@ pub enum ErrorCode {
     InvalidPayload,
     SessionClosed,
     MessageTooLong,
+    AttachmentTooLarge,
+    UnsupportedMediaType,
     RateLimited,
     Conflict,
     Unavailable,
@@ -68,6 +76,8 @@ impl ErrorCode {
             Self::InvalidPayload => "invalid_payload",
             Self::SessionClosed => "session_closed",
             Self::MessageTooLong => "message_too_long",
+            Self::AttachmentTooLarge => "attachment_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
             Self::Conflict => "conflict",
             Self::Unavailable => "unavailable",
@@ -92,6 +102,8 @@ impl AppError {
             Self::InvalidPayload(_) => ErrorCode::InvalidPayload,
             Self::SessionClosed => ErrorCode::SessionClosed,
             Self::MessageTooLong(_) => ErrorCode::MessageTooLong,
+            Self::AttachmentTooLarge(_) => ErrorCode::AttachmentTooLarge,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unavailable(_) => ErrorCode::Unavailable,
@@ -106,7 +118,10 @@ impl AppError {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::InvalidPayload => StatusCode::BAD_REQUEST,
             ErrorCode::SessionClosed | ErrorCode::Conflict => StatusCode::CONFLICT,
-            ErrorCode::MessageTooLong => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::MessageTooLong | ErrorCode::AttachmentTooLarge => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

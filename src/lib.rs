@@ -17,7 +17,8 @@
 //!   emitter handle.
 //! - [`chat`]: the domain (rules, `seq`, stats) over the database; knows no
 //!   sockets and no HTTP, and returns what changed. [`auth`] turns a JWT
-//!   into a [`chat::User`].
+//!   into a [`chat::User`]. [`storage`]: the object store attachments
+//!   live in (local disk or S3).
 //! - [`error`]: the error codes and their ack and HTTP forms; [`batch`]:
 //!   the queue behind group commits.
 //!
@@ -40,4 +41,5 @@ pub mod realtime;
 pub mod redis_driver;
 pub mod shutdown;
 pub mod startup;
+pub mod storage;
 pub mod telemetry;

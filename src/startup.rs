@@ -1,6 +1,7 @@
 //! Builds the application (database, Socket.IO layer, REST router, static
 //! files), binds its listener, serves it and shuts it down gracefully.
 
+mod attachments;
 mod cors;
 mod housekeeping;
 mod routing;
@@ -28,6 +29,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{App, AppState};
 use crate::auth::{KeySource, Verifier};
+use crate::chat::attachments::Attachments;
 use crate::config::{ServerConfig, redact_url};
 use crate::error::AppError;
 use crate::redis_driver::ReconnectingDriver;
@@ -52,6 +54,7 @@ impl Application {
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
         let (verifier, source) = Verifier::from_config(&config)?;
         warn_about_development_mode(&config, &source);
+        let files = attachments::open(&config, &source)?;
         let db = db::connect(&config).await?;
         db::migrate(&db.writer).await?;
         db::spawn_optimizer(&db.writer, &config);
@@ -64,7 +67,7 @@ impl Application {
 
         match config.redis_url.clone() {
             None => {
-                let parts = assemble(config, db, verifier, None, SocketIo::builder());
+                let parts = assemble(config, db, verifier, files, None, SocketIo::builder());
                 realtime::register(&parts.io);
                 parts.into_application(listener, metrics_listener).await
             }
@@ -86,7 +89,7 @@ impl Application {
                     RedisAdapterCtr::new_with_driver(driver.clone(), RedisAdapterConfig::new());
                 let builder = SocketIo::builder()
                     .with_adapter::<CustomRedisAdapter<_, ReconnectingDriver>>(adapter);
-                let parts = assemble(config, db, verifier, Some(driver), builder);
+                let parts = assemble(config, db, verifier, files, Some(driver), builder);
                 realtime::register(&parts.io)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
@@ -197,6 +200,7 @@ impl<A: Adapter> Parts<A> {
         metrics_listener: Option<TcpListener>,
     ) -> anyhow::Result<Application> {
         housekeeping::spawn_housekeeping(&self.app);
+        attachments::spawn_sweep(&self.app);
         routing::start(&self.app).await?;
         let metrics = metrics_listener.map(|l| (l, metrics_router(&self.app)));
         let io = self.io;
@@ -227,10 +231,11 @@ fn assemble<A: Adapter>(
     config: ServerConfig,
     db: db::Databases,
     verifier: Verifier,
+    files: Attachments,
     redis: Option<ReconnectingDriver>,
     builder: SocketIoBuilder<A>,
 ) -> Parts<A> {
-    let app: AppState<A> = Arc::new(App::new(db, verifier, config.clone(), redis));
+    let app: AppState<A> = Arc::new(App::new(db, verifier, files, config.clone(), redis));
     let (layer, io) = builder
         .with_state(app.clone())
         .max_payload(config.max_payload)

@@ -4,6 +4,7 @@
 //! type on SQLite and PostgreSQL, exact to the millisecond the protocol asks
 //! for, and cheap to subtract in SQL for the wait and response statistics.
 
+pub mod attachment;
 pub mod message;
 pub mod session;
 pub mod user;

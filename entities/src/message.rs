@@ -20,6 +20,9 @@ pub struct Model {
     pub client_message_id: Option<String>,
     pub created_at: i64,
     pub read_at: Option<i64>,
+    /// How many attachments the message has (docs/protocol.md §8), so
+    /// reading history looks them up only where there are some.
+    pub attachments: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ mod m20261123_000002_create_sessions;
 mod m20261123_000003_create_messages;
 mod m20261130_000004_add_read_indexes;
 mod m20261201_000005_routing;
+mod m20261202_000006_attachments;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_messages::Migration),
             Box::new(m20261130_000004_add_read_indexes::Migration),
             Box::new(m20261201_000005_routing::Migration),
+            Box::new(m20261202_000006_attachments::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
 
+use crate::chat::attachments::Attachments;
 use crate::chat::input::{
     CloseRequest, JoinRequest, MarkReadRequest, OpenRequest, SendRequest, TransferRequest,
 };
@@ -61,6 +62,8 @@ pub struct Actions {
     pub router: Arc<Router>,
     /// This node's presence (its agents' sockets, its lease).
     pub node: Node,
+    /// The store, signer and limits of attachments.
+    pub attachments: Attachments,
 }
 
 impl Actions {
@@ -71,8 +74,10 @@ impl Actions {
         limits: Limits,
         routing: RoutingConfig,
         node: Node,
+        attachments: Attachments,
     ) -> Self {
         Self {
+            attachments,
             router: Router::new(db.clone(), routing, fanout.clone()),
             node,
             writer: GroupCommit::start(db.clone()),
@@ -90,7 +95,8 @@ impl Actions {
         within(&self.send_limiter, user)?;
         let _order = self.locks.lock(&req.session_id).await;
         let max = self.limits.message_max_length;
-        let changed = messages::send(&self.db, &self.writer, user, req, max).await?;
+        let changed =
+            messages::send(&self.db, &self.writer, &self.attachments, user, req, max).await?;
         self.publish(&changed).await;
         Ok(changed.value)
     }
@@ -122,7 +128,9 @@ impl Actions {
         Fut: Future<Output = ()>,
     {
         let _order = self.locks.lock(&req.session_id).await;
-        let changed = join::join(&self.db, &self.reads, user, &req, self.limits.catch_up).await?;
+        let catch_up = self.limits.catch_up;
+        let attachments = &self.attachments;
+        let changed = join::join(&self.db, &self.reads, user, &req, catch_up, attachments).await?;
         enter_room(&changed.value).await;
         self.publish(&changed).await;
         Ok(changed.value)

@@ -96,8 +96,15 @@ impl Setup {
             open_burst: 100,
             catch_up: 3,
         };
+        let files = <crate::config::Cli as clap::Parser>::parse_from(["switchboard"])
+            .server
+            .attachments;
+        let store = crate::storage::Store::open(&format!("file://{}", dir.path().display()))
+            .expect("a store");
+        let signer = crate::chat::attachments::Signer::new(vec![1; 32], 60, None);
+        let attachments = crate::chat::attachments::Attachments::new(&files, store, signer);
         Self {
-            actions: Actions::new(db.clone(), db, fanout, limits, config, node),
+            actions: Actions::new(db.clone(), db, fanout, limits, config, node, attachments),
             recorder,
             stats,
             _dir: dir,

@@ -55,6 +55,32 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An optional array of distinct ids, at most `max` (absent: none).
+    pub fn ids(&self, key: &str, max: usize) -> AppResult<Vec<String>> {
+        let items = match self.0.get(key) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(AppError::invalid(format!("{key} must be an array of ids"))),
+        };
+        if items.len() > max {
+            return Err(AppError::invalid(format!(
+                "{key} holds more than {max} ids"
+            )));
+        }
+        let mut ids: Vec<String> = Vec::with_capacity(items.len());
+        for item in items {
+            let id = match item {
+                Value::String(s) => parse_id(s, key)?,
+                _ => return Err(AppError::invalid(format!("{key} must be an array of ids"))),
+            };
+            if ids.contains(&id) {
+                return Err(AppError::invalid(format!("{key} names {id} twice")));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     pub fn bool(&self, key: &str) -> AppResult<bool> {
         match self.0.get(key) {
             Some(Value::Bool(b)) => Ok(*b),
@@ -107,9 +133,12 @@ pub fn parse_session_ref(value: &Value) -> AppResult<String> {
 #[derive(Debug, PartialEq)]
 pub struct SendRequest {
     pub session_id: String,
-    /// Not yet trimmed or length-checked: see [`validate_content`].
+    /// Not yet trimmed or length-checked: see [`validate_content`]. Empty
+    /// when absent and the message has attachments.
     pub content: String,
     pub client_message_id: Option<String>,
+    /// Attachment ids (docs/protocol.md §8): at most ten, no repeats.
+    pub attachments: Vec<String>,
 }
 
 impl SendRequest {
@@ -121,23 +150,37 @@ impl SendRequest {
     /// The REST body `{ content, clientMessageId? }` for a session in the path.
     pub fn parse_body(session_id: String, value: &Value) -> AppResult<Self> {
         let fields = Fields::of(value)?;
+        let attachments = fields.ids("attachments", MAX_ATTACHMENTS)?;
         let content = ["content", "message", "text"]
             .into_iter()
             .find_map(|key| fields.opt_str(key).transpose())
-            .transpose()?
-            .ok_or_else(|| AppError::invalid("content is required"))?;
+            .transpose()?;
+        let content = match content {
+            Some(content) => content.to_string(),
+            None if !attachments.is_empty() => String::new(),
+            None => return Err(AppError::invalid("content is required")),
+        };
         Ok(Self {
             session_id,
-            content: content.to_string(),
+            content,
             client_message_id: fields.opt_id("clientMessageId")?,
+            attachments,
         })
     }
 }
 
+/// Attachments one message may carry (docs/protocol.md §8).
+pub const MAX_ATTACHMENTS: usize = 10;
+
 /// Trims; refuses empty content and content over `max` characters.
 pub fn validate_content(content: &str, max: usize) -> AppResult<String> {
+    validate_message(content, max, false)
+}
+
+/// [`validate_content`], where a message with attachments may be empty.
+pub fn validate_message(content: &str, max: usize, has_attachments: bool) -> AppResult<String> {
     let content = content.trim();
-    if content.is_empty() {
+    if content.is_empty() && !has_attachments {
         return Err(AppError::invalid("content must not be empty"));
     }
     if content.chars().count() > max {

@@ -5,6 +5,7 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 use super::access::SessionStatus;
+use super::attachments::Attachments;
 use super::input::JoinRequest;
 use super::messages::history::{self, PageFrom};
 use super::{Change, Changed, MessageView, SessionView, User, UserRef, sessions, users};
@@ -41,6 +42,7 @@ pub async fn join(
     user: &User,
     req: &JoinRequest,
     catch_up_limit: u64,
+    attachments: &Attachments,
 ) -> AppResult<Changed<Joined>> {
     let mut row = sessions::find(db, user, &req.session_id).await?;
     let anchor = match &req.last_message_id {
@@ -73,7 +75,7 @@ pub async fn join(
     let joined = Joined {
         session,
         user: user.user_ref(),
-        messages: messages.iter().map(MessageView::from).collect(),
+        messages: attachments.messages(reads, &messages).await?,
         has_more,
         taken: !changes.is_empty(),
     };

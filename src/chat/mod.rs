@@ -9,6 +9,7 @@
 //! REST path alike.
 
 pub mod access;
+pub mod attachments;
 pub mod changes;
 pub mod clock;
 pub mod input;

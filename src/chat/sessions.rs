@@ -120,7 +120,7 @@ pub async fn open(
     };
     let mut stored = None;
     if let Some(content) = content {
-        let appended = append_in(&txn, user, &row.id, Condition::all(), content, None)
+        let appended = append_in(&txn, user, &row.id, Condition::all(), content, None, &[])
             .await?
             .ok_or(AppError::SessionClosed)?;
         row = appended.session.clone();

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Role;
+use super::attachments::AttachmentView;
 use super::clock::rfc3339;
 use super::routing::QueueInfo;
 use entities::{message, session};
@@ -64,6 +65,9 @@ pub struct MessageView {
     pub client_message_id: Option<String>,
     pub created_at: String,
     pub read_at: Option<String>,
+    /// Filled in by `Attachments::messages` for the messages that have
+    /// some (docs/protocol.md §8); `[]` on the wire when none.
+    pub attachments: Vec<AttachmentView>,
 }
 
 impl From<&message::Model> for MessageView {
@@ -81,6 +85,7 @@ impl From<&message::Model> for MessageView {
             client_message_id: row.client_message_id.clone(),
             created_at: rfc3339(row.created_at),
             read_at: row.read_at.map(rfc3339),
+            attachments: Vec::new(),
         }
     }
 }

@@ -54,7 +54,7 @@ async fn list_messages<A: Adapter>(
         .then(|| if forward { rows.last() } else { rows.first() })
         .flatten()
         .map(|m| m.id.clone());
-    let items: Vec<MessageView> = rows.iter().map(MessageView::from).collect();
+    let items = app.actions.attachments.messages(&app.reads, &rows).await?;
     Ok(Json(json!({ "items": items, "nextCursor": next })))
 }
 

@@ -3,6 +3,7 @@
 //! body whose errors have the protocol's shape).
 
 use socketioxide::adapter::Adapter;
+pub mod attachments;
 pub mod compact_head;
 pub mod dev;
 pub mod health;
@@ -29,6 +30,7 @@ use crate::error::AppError;
 pub fn router<A: Adapter>(app: &AppState<A>) -> Router<AppState<A>> {
     let router = Router::new()
         .merge(sessions::router::<A>())
+        .merge(attachments::router::<A>(&app.config))
         .merge(messages::router::<A>())
         .merge(routing::router::<A>())
         .merge(stats::router::<A>())
@@ -48,17 +50,24 @@ impl<A: Adapter> FromRequestParts<AppState<A>> for AuthUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState<A>) -> Result<Self, AppError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| AppError::Unauthorized("missing_token".into()))?;
-        let user = crate::auth::bearer_token(header)
-            .and_then(|token| app.verifier.verify(token))
-            .map_err(|reason| AppError::Unauthorized(reason.to_string()))?;
+        let user = bearer_user(&parts.headers, app)?;
         app.users.remember(&user).await?;
         Ok(Self(user))
     }
+}
+
+/// The user of `Authorization: Bearer <jwt>`, or 401.
+pub fn bearer_user<A: Adapter>(
+    headers: &axum::http::HeaderMap,
+    app: &AppState<A>,
+) -> Result<User, AppError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| AppError::Unauthorized("missing_token".into()))?;
+    crate::auth::bearer_token(header)
+        .and_then(|token| app.verifier.verify(token))
+        .map_err(|reason| AppError::Unauthorized(reason.to_string()))
 }
 
 /// A turn at the REST reads (see `App::read_slots`), held while the

@@ -33,6 +33,7 @@ use crate::config::{IpNet, ServerConfig};
 pub struct Limits {
     header_read_timeout: Duration,
     body_deadline: Duration,
+    upload_deadline: Duration,
     per_address: Arc<PerAddress>,
     trusted_proxies: Arc<[IpNet]>,
 }
@@ -42,6 +43,9 @@ impl Limits {
         Self {
             header_read_timeout: Duration::from_secs(config.header_read_timeout_seconds.max(1)),
             body_deadline: Duration::from_secs(config.body_read_timeout_seconds.max(1)),
+            upload_deadline: Duration::from_secs(
+                config.attachments.attachment_upload_timeout_seconds.max(1),
+            ),
             per_address: Arc::new(PerAddress::new(config.max_connections_per_ip)),
             trusted_proxies: config.trusted_proxies.clone().into(),
         }
@@ -137,7 +141,14 @@ fn handle(
         let client = client_address(request.headers(), peer.ip(), &limits.trusted_proxies);
         !slot.hold_for(client, &limits.per_address)
     };
-    let deadline = limits.body_deadline;
+    // An upload (docs/protocol.md §8) may take longer than a JSON body.
+    let upload = request.method() == axum::http::Method::POST
+        && request.uri().path().ends_with("/attachments");
+    let deadline = if upload {
+        limits.upload_deadline
+    } else {
+        limits.body_deadline
+    };
     let request = request.map(|body| Body::new(DeadlineBody::new(deadline, body)));
     async move {
         if refused {

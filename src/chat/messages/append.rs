@@ -2,7 +2,7 @@
 //! the INSERT, and the one-by-one path that names the exact error (or
 //! finds a retry's original).
 
-use entities::{message, session};
+use entities::{attachment, message, session};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -24,6 +24,9 @@ pub struct Appended {
     /// False when the `clientMessageId` was seen before: nothing was stored
     /// and nothing must be broadcast again.
     pub is_new: bool,
+    /// The attachments it took, in order (empty for a retry: read them
+    /// back with the message).
+    pub attachments: Vec<attachment::Model>,
 }
 
 impl Appended {
@@ -52,6 +55,7 @@ pub(crate) async fn append_in(
     condition: Condition,
     content: String,
     client_message_id: Option<String>,
+    attachments: &[String],
 ) -> AppResult<Option<Appended>> {
     let clock = now_ms();
     let updated = bump(user, clock)
@@ -63,14 +67,22 @@ pub(crate) async fn append_in(
     let Some(session) = updated.into_iter().next() else {
         return Ok(None);
     };
-    let message = new_message(user, &session, content, client_message_id, clock);
+    let mut message = new_message(user, &session, content, client_message_id, clock);
+    message.attachments = Set(attachments.len() as i32);
     message::Entity::insert(message.clone())
         .exec_without_returning(txn)
         .await?;
+    let message = message.try_into_model()?;
+    let attachments = if attachments.is_empty() {
+        Vec::new()
+    } else {
+        crate::chat::attachments::link(txn, user, &session.id, &message.id, attachments).await?
+    };
     Ok(Some(Appended {
-        message: message.try_into_model()?,
+        message,
         session,
         is_new: true,
+        attachments,
     }))
 }
 
@@ -87,17 +99,19 @@ pub(crate) fn may_append(user: &User, session_id: &str, cmid: Option<&str>) -> C
     condition.add(Expr::exists(seen).not())
 }
 
-/// Appends already validated content for a user allowed to send, alone in
-/// its transaction: the path that names the exact error.
+/// Appends already validated content (and `attachments`, uploads of the
+/// user to this session) for a user allowed to send, alone in its
+/// transaction: the path that names the exact error.
 pub async fn append_valid(
     db: &DatabaseConnection,
     user: &User,
     row: &session::Model,
     content: String,
     client_message_id: Option<String>,
+    attachments: &[String],
 ) -> AppResult<Appended> {
     let cmid = client_message_id.clone();
-    match insert(db, user, row, content, client_message_id).await {
+    match insert(db, user, row, content, client_message_id, attachments).await {
         // A retry: the unique (session, sender, clientMessageId) index
         // refused the copy, or the session closed after the original was
         // stored. Look the original up only then, not before every insert.
@@ -117,6 +131,7 @@ async fn insert(
     row: &session::Model,
     content: String,
     client_message_id: Option<String>,
+    attachments: &[String],
 ) -> AppResult<Appended> {
     access::ensure_open(row)?;
     let txn = db.begin().await?;
@@ -127,6 +142,7 @@ async fn insert(
         Condition::all(),
         content,
         client_message_id,
+        attachments,
     )
     .await;
     match appended {
@@ -217,6 +233,7 @@ fn new_message(
         client_message_id: Set(client_message_id),
         created_at: Set(session.last_message_at.unwrap_or(clock)),
         read_at: Set(None),
+        attachments: Set(0),
     }
 }
 
@@ -247,5 +264,6 @@ async fn find_retry(
         message,
         session: row.clone(),
         is_new: false,
+        attachments: Vec::new(),
     }))
 }

@@ -131,6 +131,7 @@ async fn store_one(txn: &DatabaseTransaction, append: &Append) -> AppResult<Opti
         may_append(user, &append.session_id, cmid),
         append.content.clone(),
         append.client_message_id.clone(),
+        &[],
     )
     .await
 }
