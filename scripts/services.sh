@@ -1,20 +1,29 @@
-# Throwaway PostgreSQL and Redis for the tests, on loopback and random free
-# ports, in temp dirs that are deleted on exit. Meant to be sourced:
+# Throwaway PostgreSQL, Redis and an S3-compatible store (moto) for the
+# tests, on loopback and random free ports, in temp dirs that are deleted on
+# exit. Meant to be sourced:
 #
 #   source scripts/services.sh      # from scripts/test (bash, set -euo pipefail)
 #
 # It installs Debian's `postgresql` and `redis-server` when they are missing
 # (as root, or through sudo), starts one PostgreSQL cluster (initdb, trust
 # auth, no fsync: nothing here must survive) and one Redis (no persistence),
-# waits until both answer (pg_isready / redis-cli ping, bounded), and exports
+# and one moto_server (PyPI `moto[server]`, pinned below, installed with pip
+# into a venv under target/test-tools/, kept between runs: Debian's
+# python3-venv is installed when the venv module is missing), waits until
+# each answers (pg_isready / redis-cli ping / an HTTP GET, bounded), and exports
 #
-#   TEST_PG_URL     postgres://postgres@127.0.0.1:PORT/postgres
-#   TEST_REDIS_URL  redis://127.0.0.1:PORT/?protocol=resp3
+#   TEST_PG_URL       postgres://postgres@127.0.0.1:PORT/postgres
+#   TEST_REDIS_URL    redis://127.0.0.1:PORT/?protocol=resp3
+#   TEST_S3_ENDPOINT  http://127.0.0.1:PORT (any bucket, any credentials;
+#                     unsigned requests are accepted too)
 #
-# An EXIT trap (chained after any EXIT trap already set) stops both and
+# An EXIT trap (chained after any EXIT trap already set) stops all three and
 # deletes their directories. `services_stop` does the same by hand.
 # PostgreSQL refuses to run as root: as root, the cluster runs as the
 # `postgres` system user the package creates (runuser), in a temp dir it owns.
+
+SERVICES_MOTO_VERSION=5.2.5
+_svc_repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 _svc_as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 _svc_log() { printf '[services] %s\n' "$*" >&2; }
@@ -35,6 +44,10 @@ _svc_install() {
   local missing=()
   _svc_pg_bin >/dev/null || missing+=(postgresql)
   { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; } || missing+=(redis-server)
+  # moto's venv is made with Debian's python3 (its venv and ensurepip modules).
+  if ! _svc_moto_installed && ! { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null; }; then
+    missing+=(python3 python3-venv)
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   _svc_log "installing ${missing[*]} from Debian"
   # scripts/test's apt_install runs `apt-get update` once for every install;
@@ -134,7 +147,75 @@ _svc_start_redis() {
   return 1
 }
 
+# moto's venv: target/test-tools/moto-VERSION (ignored by git; `cargo clean`
+# removes it, and the next run installs it again). A marker file, written
+# last, tells a complete install from one that was interrupted.
+_svc_moto_venv() { echo "$_svc_repo_root/target/test-tools/moto-$SERVICES_MOTO_VERSION"; }
+_svc_moto_installed() { [ -f "$(_svc_moto_venv)/.installed" ] && [ -x "$(_svc_moto_venv)/bin/moto_server" ]; }
+
+_svc_install_moto() {
+  _svc_moto_installed && return 0
+  local venv
+  venv=$(_svc_moto_venv)
+  _svc_log "installing moto[server]==$SERVICES_MOTO_VERSION from PyPI into $venv"
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  /usr/bin/python3 -m venv "$venv" || return 1
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input \
+    "moto[server]==$SERVICES_MOTO_VERSION" || { rm -rf "$venv"; return 1; }
+  touch "$venv/.installed"
+}
+
+# Resolves (0) once an HTTP server on 127.0.0.1:$1 answers GET $2 with a 2xx.
+_svc_http_ok() {
+  local line
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&3
+    IFS= read -r -t 2 line <&3 || exit 1
+    case "$line" in "HTTP/1."?" 2"*) exit 0 ;; *) exit 1 ;; esac
+  ) 2>/dev/null
+}
+
+_svc_start_moto() {
+  local port i
+  _svc_install_moto || { _svc_log "cannot install moto[server]==$SERVICES_MOTO_VERSION"; return 1; }
+  SERVICES_MOTO_DIR=$(mktemp -d /tmp/switchboard-moto-XXXXXX)
+  for i in 1 2 3; do
+    port=$(_svc_free_port)
+    # Its own working dir (moto writes nothing there, but nothing of ours leaks either).
+    (cd "$SERVICES_MOTO_DIR" && exec "$(_svc_moto_venv)/bin/moto_server" -H 127.0.0.1 -p "$port") \
+      >"$SERVICES_MOTO_DIR/moto.log" 2>&1 &
+    SERVICES_MOTO_PID=$!
+    # Readiness: its HTTP port answers, 30 s at most; give up early if it died.
+    for _ in $(seq 1 300); do
+      if _svc_http_ok "$port" /moto-api/; then
+        export TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+        _svc_log "moto $SERVICES_MOTO_VERSION (S3) on 127.0.0.1:$port ($SERVICES_MOTO_DIR)"
+        return 0
+      fi
+      kill -0 "$SERVICES_MOTO_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    _svc_log "moto did not start on port $port (attempt $i):"
+    tail -n 20 "$SERVICES_MOTO_DIR/moto.log" >&2 || true
+    kill "$SERVICES_MOTO_PID" 2>/dev/null || true
+    wait "$SERVICES_MOTO_PID" 2>/dev/null || true
+    SERVICES_MOTO_PID=
+  done
+  return 1
+}
+
 services_stop() {
+  if [ -n "${SERVICES_MOTO_PID:-}" ]; then
+    kill "$SERVICES_MOTO_PID" 2>/dev/null || true
+    wait "$SERVICES_MOTO_PID" 2>/dev/null || true
+    SERVICES_MOTO_PID=
+  fi
+  if [ -n "${SERVICES_MOTO_DIR:-}" ]; then
+    rm -rf "$SERVICES_MOTO_DIR"
+    SERVICES_MOTO_DIR=
+  fi
   if [ -n "${SERVICES_REDIS_PID:-}" ]; then
     kill "$SERVICES_REDIS_PID" 2>/dev/null || true
     wait "$SERVICES_REDIS_PID" 2>/dev/null || true
@@ -153,7 +234,7 @@ services_stop() {
     rm -rf "$SERVICES_REDIS_DIR"
     SERVICES_REDIS_DIR=
   fi
-  unset TEST_PG_URL TEST_REDIS_URL
+  unset TEST_PG_URL TEST_REDIS_URL TEST_S3_ENDPOINT
 }
 
 _svc_install
@@ -166,6 +247,7 @@ trap "services_stop; ${_svc_previous_trap:-:}" EXIT
 [ -n "$(trap -p TERM)" ] || trap 'exit 143' TERM
 _svc_start_postgres
 _svc_start_redis
+_svc_start_moto
 if ! redis-server --version | grep -Eq 'v=([7-9]|[1-9][0-9])\.'; then
   _svc_log "warning: $(redis-server --version): the Redis adapter needs Redis >= 7 (RESP3)"
 fi

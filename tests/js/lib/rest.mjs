@@ -120,7 +120,8 @@ export function assertSession(session, expected = {}) {
   }
 }
 
-const MESSAGE_KEYS = ['clientMessageId', 'content', 'createdAt', 'id', 'readAt', 'sender', 'sessionId', 'seq'].sort();
+// v1.3: `attachments` is in every Message ([] when none).
+const MESSAGE_KEYS = ['attachments', 'clientMessageId', 'content', 'createdAt', 'id', 'readAt', 'sender', 'sessionId', 'seq'].sort();
 
 export function assertMessage(message, expected = {}) {
   assert.deepEqual(Object.keys(message ?? {}).sort(), MESSAGE_KEYS, `Message fields: ${JSON.stringify(message)}`);
@@ -131,8 +132,59 @@ export function assertMessage(message, expected = {}) {
   assert.ok(message.clientMessageId === null || typeof message.clientMessageId === 'string');
   assertTimestamp(message.createdAt, 'message.createdAt');
   if (message.readAt !== null) assertTimestamp(message.readAt, 'message.readAt');
+  assert.ok(Array.isArray(message.attachments), `message.attachments should be an array: ${JSON.stringify(message)}`);
+  for (const attachment of message.attachments) assertAttachment(attachment);
   for (const [key, value] of Object.entries(expected)) {
     assert.deepEqual(message[key], value, `message.${key}`);
+  }
+}
+
+// ---------------------------------------------------------------- attachments (v1.3, §8)
+
+export const ATTACHMENT_CONTENT_TYPES = [
+  'image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/zip', 'text/plain', 'text/csv',
+];
+export const IMAGE_CONTENT_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+const ATTACHMENT_KEYS = ['contentType', 'height', 'id', 'name', 'size', 'thumbnailUrl', 'url', 'width'];
+
+/**
+ * The signed URL of an attachment, optionally prefixed by --public-url:
+ * [origin]/api/attachments/{id}[/thumbnail]?expires={unix seconds}&signature={base64url}.
+ * Returns { origin, path, id, variant, expires, signature } or null.
+ */
+export function parseAttachmentUrl(url) {
+  const m = /^((?:https?:\/\/[^/?#]+)?)(\/api\/attachments\/([^/?#]+)(\/thumbnail)?)\?expires=(\d+)&signature=([A-Za-z0-9_-]+)$/.exec(url ?? '');
+  if (!m) return null;
+  return { origin: m[1], path: m[2], id: m[3], variant: m[4] ? 'thumbnail' : 'file', expires: Number(m[5]), signature: m[6] };
+}
+
+/** Checks every field of an Attachment; `expected` holds the values that must match exactly. */
+export function assertAttachment(attachment, expected = {}) {
+  const what = `Attachment ${JSON.stringify(attachment)}`;
+  assert.deepEqual(Object.keys(attachment ?? {}).sort(), ATTACHMENT_KEYS, `${what}: fields`);
+  assert.match(attachment.id, UUID_V7, `${what}: id should be a UUID v7`);
+  assert.equal(typeof attachment.name, 'string', `${what}: name`);
+  assert.ok(attachment.name.length > 0 && [...attachment.name].length <= 255, `${what}: name of 1..255 characters`);
+  assert.ok(ATTACHMENT_CONTENT_TYPES.includes(attachment.contentType), `${what}: contentType`);
+  assert.ok(Number.isInteger(attachment.size) && attachment.size >= 0, `${what}: size`);
+  const url = parseAttachmentUrl(attachment.url);
+  assert.ok(url && url.id === attachment.id && url.variant === 'file', `${what}: url should be [origin]/api/attachments/{id}?expires=…&signature=…`);
+  if (IMAGE_CONTENT_TYPES.includes(attachment.contentType)) {
+    assert.ok(Number.isInteger(attachment.width) && attachment.width > 0, `${what}: an image has a width`);
+    assert.ok(Number.isInteger(attachment.height) && attachment.height > 0, `${what}: an image has a height`);
+    const thumb = parseAttachmentUrl(attachment.thumbnailUrl);
+    assert.ok(thumb && thumb.id === attachment.id && thumb.variant === 'thumbnail' && thumb.origin === url.origin,
+      `${what}: thumbnailUrl should be [origin]/api/attachments/{id}/thumbnail?expires=…&signature=…`);
+  } else {
+    assert.equal(attachment.width, null, `${what}: width is null but for images`);
+    assert.equal(attachment.height, null, `${what}: height is null but for images`);
+    assert.equal(attachment.thumbnailUrl, null, `${what}: thumbnailUrl is null but for images`);
+  }
+  for (const [key, value] of Object.entries(expected)) {
+    assert.deepEqual(attachment[key], value, `${what}: ${key}`);
   }
 }
 
