@@ -1,8 +1,10 @@
 // Files dragged from the desktop onto an element: `dragging` while they
 // hover it (for a visible drop zone), `onFiles` when they are dropped.
-// Other drags (text, links) are left to the browser.
+// Other drags (text, links) are left to the browser. While it is mounted,
+// files dropped beside the element do nothing (the browser would otherwise
+// leave the chat to open them).
 
-import { useRef, useState, type DragEvent } from 'react';
+import { useEffect, useRef, useState, type DragEvent } from 'react';
 
 export type FileDropHandlers = {
   onDragEnter: (e: DragEvent) => void;
@@ -19,6 +21,22 @@ export function useFileDrop(onFiles: (files: File[]) => void, enabled: boolean):
   const [dragging, setDragging] = useState(false);
   // dragenter/dragleave fire for every child crossed: count them.
   const depth = useRef(0);
+
+  useEffect(() => {
+    // Runs after the element's handlers (the window is the last stop of a
+    // bubbling event): what they took is already defaultPrevented.
+    const guard = (e: globalThis.DragEvent) => {
+      if (e.defaultPrevented || !e.dataTransfer || !Array.from(e.dataTransfer.types).includes('Files')) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'none';
+    };
+    window.addEventListener('dragover', guard);
+    window.addEventListener('drop', guard);
+    return () => {
+      window.removeEventListener('dragover', guard);
+      window.removeEventListener('drop', guard);
+    };
+  }, []);
 
   const handlers: FileDropHandlers = {
     onDragEnter: (e) => {
