@@ -42,7 +42,7 @@ export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
 
   const closed = session?.status === 'closed';
   const uploads = useUploads({ sessionId: chat.session?.id, token: chat.token, serverUrl: chat.serverUrl });
-  const drop = useFileDrop(uploads.add, !closed && Boolean(chat.session));
+  const drop = useFileDrop(uploads.add, !closed && uploads.enabled);
 
   return (
     <div className={`thread${drop.dragging ? ' thread--dragging' : ''}`} {...drop.handlers} data-testid="thread">

@@ -54,7 +54,7 @@ export function Composer({ onSend, onTyping, uploads, disabled, disabledReason, 
 
   // A pasted screenshot (or copied files) joins the draft like a chosen file.
   const onPaste = (event: ClipboardEvent<HTMLTextAreaElement>) => {
-    if (!uploads || disabled) return;
+    if (!uploads?.enabled || disabled) return;
     const files = Array.from(event.clipboardData?.files ?? []);
     if (files.length === 0) return;
     event.preventDefault();
@@ -65,7 +65,7 @@ export function Composer({ onSend, onTyping, uploads, disabled, disabledReason, 
     <form className="composer" onSubmit={submit} aria-busy={uploading || undefined}>
       {uploads ? <UploadList items={uploads.items} onRemove={uploads.remove} /> : null}
       <div className="composer__row">
-        {uploads ? <AttachmentPicker onFiles={uploads.add} disabled={disabled} /> : null}
+        {uploads ? <AttachmentPicker onFiles={uploads.add} disabled={disabled || !uploads.enabled} /> : null}
         <label htmlFor={id} className="visually-hidden">
           Message
         </label>

@@ -1,4 +1,4 @@
-import { useEffect, useRef, type KeyboardEvent } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
 import { createPortal } from 'react-dom';
 
 type Props = {
@@ -16,6 +16,7 @@ type Props = {
  */
 export function Lightbox({ src, name, width, height, onClose }: Props) {
   const closeRef = useRef<HTMLButtonElement>(null);
+  const [failed, setFailed] = useState(false);
   const dialogRef = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -74,7 +75,22 @@ export function Lightbox({ src, name, width, height, onClose }: Props) {
           ×
         </button>
       </div>
-      <img className="lightbox__image" src={src} alt={name} width={width ?? undefined} height={height ?? undefined} data-testid="lightbox-image" />
+      {failed ? (
+        // Links are signed for a while (an hour by default): an old chat left open outlives them.
+        <p className="lightbox__error" role="alert">
+          The image could not be loaded. Its link may have expired: reload the page to get a fresh one.
+        </p>
+      ) : (
+        <img
+          className="lightbox__image"
+          src={src}
+          alt={name}
+          width={width ?? undefined}
+          height={height ?? undefined}
+          onError={() => setFailed(true)}
+          data-testid="lightbox-image"
+        />
+      )}
     </div>,
     document.body,
   );

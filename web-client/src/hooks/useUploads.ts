@@ -9,6 +9,8 @@ import { xhrUploadTransport } from '../lib/upload';
 import { websocketConfig } from '../websocket.config';
 
 export type UseUploadsResult = UploadsSnapshot & {
+  /** There is a session (and a token) to upload to. */
+  enabled: boolean;
   add: (files: Iterable<File>) => void;
   remove: (key: string) => void;
   /** The uploaded attachments for Send; they leave the draft. */
@@ -48,5 +50,5 @@ export function useUploads({ sessionId, token, serverUrl }: Options): UseUploads
   const remove = useCallback((key: string) => draftRef.current?.remove(key), []);
   const takeReady = useCallback(() => draftRef.current?.takeReady() ?? [], []);
 
-  return { ...snapshot, add, remove, takeReady };
+  return { ...snapshot, enabled: draft !== null, add, remove, takeReady };
 }
