@@ -4,6 +4,7 @@
 // server serves this client.
 
 const apiUrl: string = (import.meta.env.VITE_API_URL ?? '').replace(/\/+$/, '');
+const maxBytes = Number(import.meta.env.VITE_ATTACHMENT_MAX_BYTES ?? '');
 
 export type WebsocketConfig = {
   serverUrl: string;
@@ -17,6 +18,7 @@ export type WebsocketConfig = {
   typingTimeout: number;
   ackTimeout: number;
   gapFillDelay: number;
+  attachmentMaxBytes: number | null;
 };
 
 export const websocketConfig: Readonly<WebsocketConfig> = {
@@ -43,4 +45,11 @@ export const websocketConfig: Readonly<WebsocketConfig> = {
   ackTimeout: 10_000,
   /** A hole in `seq` that stays open this long is filled by a catch-up join. */
   gapFillDelay: 1000,
+  /**
+   * The server's upload limit (`--attachment-max-bytes`), when this build
+   * knows it (VITE_ATTACHMENT_MAX_BYTES): larger files are refused before
+   * uploading and errors name the limit. The server does not advertise it,
+   * so by default the client finds out from a 413.
+   */
+  attachmentMaxBytes: Number.isFinite(maxBytes) && maxBytes > 0 ? maxBytes : null,
 };

@@ -1,7 +1,8 @@
 // Starts the real Switchboard binary for the unit tests (vitest) and the
-// end-to-end test (node --test): a fresh SQLite database in a temporary
-// directory, port 0 (or a given port, for restarts), development mode, and
-// readiness read from the `listening on http://IP:PORT` log line.
+// end-to-end test (node --test): a fresh SQLite database (and attachments
+// store) in a temporary directory, port 0 (or a given port, for restarts),
+// development mode, and readiness read from the `listening on
+// http://IP:PORT` log line.
 //
 // The binary is ../target/debug/switchboard (`cargo build` at the
 // workspace root) unless SWITCHBOARD_BIN says otherwise.
@@ -68,7 +69,15 @@ export class SwitchboardServer {
     this.log += `--- spawning ${binary} ${args.join(' ').replace(this.options.jwtSecret, '<secret>')}\n`;
     const child = spawn(binary, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG ?? 'info' },
+      env: {
+        ...process.env,
+        NO_COLOR: '1',
+        RUST_LOG: process.env.RUST_LOG ?? 'info',
+        // Uploads (v1.3) next to the database, not in ./attachments of the
+        // working directory (an environment variable, not a flag: an older
+        // binary ignores it).
+        ATTACHMENTS_STORE: `file://${path.join(this.dataDir, 'attachments')}`,
+      },
     });
     this.child = child;
     const timeoutMs = this.options.readyTimeoutMs ?? 20_000;

@@ -5,11 +5,13 @@
 // ack, the `new-message` echo, or a catch-up join).
 
 import { randomId } from '../lib/identity';
-import type { Message, UserRef } from './protocol';
+import type { Attachment, Message, UserRef } from './protocol';
 
 export type OutboxEntry = {
   readonly clientMessageId: string;
   readonly content: string;
+  /** Uploaded already (v1.3, §8); sent as their ids. */
+  readonly attachments: readonly Attachment[];
   readonly createdAt: string;
   /** Why the server refused it; null while it is still to be sent. */
   error: string | null;
@@ -20,10 +22,11 @@ export type OutboxEntry = {
 export class Outbox {
   private entries: OutboxEntry[] = [];
 
-  add(content: string): OutboxEntry {
+  add(content: string, attachments: readonly Attachment[] = []): OutboxEntry {
     const entry: OutboxEntry = {
       clientMessageId: randomId(),
       content,
+      attachments,
       createdAt: new Date().toISOString(),
       error: null,
       inFlight: false,

@@ -33,6 +33,25 @@ export type Message = {
   clientMessageId: string | null;
   createdAt: string;
   readAt: string | null;
+  /** v1.3 (§8): [] when none; a v1.2 server never sends it. */
+  attachments?: Attachment[];
+};
+
+/** v1.3 (§8): a file uploaded to a session, part of a message once sent. */
+export type Attachment = {
+  id: string;
+  name: string;
+  /** Detected from the bytes by the server, never from the name. */
+  contentType: string;
+  /** Bytes. */
+  size: number;
+  /** Images only. */
+  width: number | null;
+  height: number | null;
+  /** Signed and expiring; a path starting with `/` (resolve it against the server's base URL) or absolute with `--public-url`. */
+  url: string;
+  /** Images only, at most 320 px on the long side. */
+  thumbnailUrl: string | null;
 };
 
 export type Stats = {

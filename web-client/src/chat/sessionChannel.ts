@@ -10,6 +10,7 @@ import type { ChatConnection } from './connection';
 import {
   ChatError,
   isStaff,
+  type Attachment,
   type JoinResult,
   type Message,
   type MessagesReadEvent,
@@ -148,11 +149,14 @@ export class SessionChannel {
     return () => this.listeners.delete(listener);
   };
 
-  /** Sends a message; it shows at once as pending and is confirmed by the ack. */
-  sendMessage(text: string): string | null {
+  /**
+   * Sends a message; it shows at once as pending and is confirmed by the
+   * ack. With uploaded attachments (v1.3) the text may be empty.
+   */
+  sendMessage(text: string, attachments: readonly Attachment[] = []): string | null {
     const content = text.trim();
-    if (!content) return null;
-    const entry = this.outbox.add(content);
+    if (!content && attachments.length === 0) return null;
+    const entry = this.outbox.add(content, attachments);
     this.sendTyping(false);
     this.emitChange();
     if (this.joined) void this.transmit(entry);
@@ -330,6 +334,7 @@ export class SessionChannel {
         sessionId: this.sessionId,
         content: entry.content,
         clientMessageId: entry.clientMessageId,
+        ...(entry.attachments.length ? { attachments: entry.attachments.map((a) => a.id) } : {}),
       });
       if (this.stopped) return;
       this.confirmed = mergeMessages(this.confirmed, [message]);
@@ -398,6 +403,7 @@ export class SessionChannel {
       clientMessageId: p.clientMessageId,
       createdAt: p.createdAt,
       readAt: null,
+      attachments: [...p.attachments],
       pending: true,
       error: p.error,
     }));

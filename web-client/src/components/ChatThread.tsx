@@ -2,6 +2,8 @@ import { useEffect, useState } from 'react';
 import { isStaff } from '../chat/protocol';
 import { newestUnreadFromOtherSide } from '../chat/timeline';
 import type { UseChatSocketResult } from '../hooks/useChatSocket';
+import { useFileDrop } from '../hooks/useFileDrop';
+import { useUploads } from '../hooks/useUploads';
 import { Composer } from './Composer';
 import { MessageList } from './MessageList';
 import { TypingIndicator } from './TypingIndicator';
@@ -17,6 +19,7 @@ type Props = {
  * Messages, typing indicator and composer of one session, wired to a
  * useChatSocket result. Marks the other side's messages read when they are
  * on screen: the tab visible and the list scrolled to the newest message.
+ * Files dropped anywhere on it join the message being written (v1.3).
  */
 export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
   const { messages, user, joined, session, markRead } = chat;
@@ -38,12 +41,20 @@ export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
   }, [unread, joined, visible, atBottom, markRead]);
 
   const closed = session?.status === 'closed';
+  const uploads = useUploads({ sessionId: chat.session?.id, token: chat.token, serverUrl: chat.serverUrl });
+  const drop = useFileDrop(uploads.add, !closed && uploads.enabled);
 
   return (
-    <div className="thread">
+    <div className={`thread${drop.dragging ? ' thread--dragging' : ''}`} {...drop.handlers} data-testid="thread">
+      {drop.dragging ? (
+        <div className="drop-zone" data-testid="drop-zone" aria-hidden="true">
+          <span>Drop files to attach them</span>
+        </div>
+      ) : null}
       <MessageList
         messages={messages}
         myId={user?.id ?? null}
+        serverUrl={chat.serverUrl}
         onRetry={chat.retryMessage}
         onDiscard={chat.discardMessage}
         onAtBottomChange={setAtBottom}
@@ -53,6 +64,7 @@ export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
       <Composer
         onSend={chat.sendMessage}
         onTyping={chat.sendTyping}
+        uploads={uploads}
         disabled={closed}
         disabledReason="This chat is closed"
         placeholder={placeholder}

@@ -1,10 +1,13 @@
 import { useEffect, useLayoutEffect, useRef } from 'react';
 import type { ChatMessage } from '../chat/sessionChannel';
 import { displayName, formatTime } from '../lib/format';
+import { AttachmentList } from './AttachmentList';
 
 type Props = {
   messages: ChatMessage[];
   myId: string | null;
+  /** The server's base URL, for attachment paths. */
+  serverUrl: string;
   onRetry?: (clientMessageId: string) => void;
   onDiscard?: (clientMessageId: string) => void;
   /** Reports whether the newest message is in view (read receipts wait for it). */
@@ -19,7 +22,7 @@ const NEAR_BOTTOM_PX = 48;
  * when they send), and leaves the scroll position alone when they have
  * scrolled up to read history.
  */
-export function MessageList({ messages, myId, onRetry, onDiscard, onAtBottomChange, emptyText }: Props) {
+export function MessageList({ messages, myId, serverUrl, onRetry, onDiscard, onAtBottomChange, emptyText }: Props) {
   const ref = useRef<HTMLOListElement>(null);
   const stick = useRef(true);
   const lastCount = useRef(0);
@@ -85,7 +88,8 @@ export function MessageList({ messages, myId, onRetry, onDiscard, onAtBottomChan
             data-state={state}
           >
             {showName ? <span className="msg__sender">{displayName(m.sender)}</span> : null}
-            <div className="msg__bubble">{m.content}</div>
+            {m.content || !m.attachments?.length ? <div className="msg__bubble">{m.content}</div> : null}
+            {m.attachments?.length ? <AttachmentList attachments={m.attachments} serverUrl={serverUrl} /> : null}
             <div className="msg__meta">
               <time dateTime={m.createdAt}>{formatTime(m.createdAt)}</time>
               {mine ? (

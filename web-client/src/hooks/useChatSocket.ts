@@ -11,7 +11,7 @@
 // Without `token`, the token of this tab's sign-in (lib/identity.ts) is used.
 
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import type { Message, Session } from '../chat/protocol';
+import type { Attachment, Message, Session } from '../chat/protocol';
 import { SessionChannel, type ChatMessage, type SessionSnapshot } from '../chat/sessionChannel';
 import { getAuthToken } from '../lib/identity';
 import { websocketConfig } from '../websocket.config';
@@ -35,12 +35,15 @@ export type UseChatSocketResult = ChatConnectionState & {
   joined: boolean;
   /** The last failed request, in words. */
   error: string | null;
-  /** Sends a message (shown at once as pending); returns its clientMessageId. */
-  sendMessage: (text: string) => string | null;
+  /** Sends a message (shown at once as pending), with uploaded attachments (v1.3); returns its clientMessageId. */
+  sendMessage: (text: string, attachments?: readonly Attachment[]) => string | null;
   sendTyping: (isTyping: boolean) => void;
   /** Marks the other side's messages read (up to `messageId`, or all). */
   markRead: (messageId?: string) => Promise<number>;
   closeSession: (reason?: string) => Promise<Session | null>;
+  /** The token and server of this chat, for its REST calls (attachment uploads). */
+  token: string | null;
+  serverUrl: string;
   retryMessage: (clientMessageId: string) => void;
   discardMessage: (clientMessageId: string) => void;
 };
@@ -85,7 +88,10 @@ export function useChatSocket(options: UseChatSocketOptions): UseChatSocketResul
   const channelRef = useRef(active);
   channelRef.current = active;
 
-  const sendMessage = useCallback((text: string) => channelRef.current?.sendMessage(text) ?? null, []);
+  const sendMessage = useCallback(
+    (text: string, attachments?: readonly Attachment[]) => channelRef.current?.sendMessage(text, attachments) ?? null,
+    [],
+  );
   const sendTyping = useCallback((isTyping: boolean) => channelRef.current?.sendTyping(isTyping), []);
   const markRead = useCallback(
     (messageId?: string) => channelRef.current?.markRead(messageId) ?? Promise.resolve(0),
@@ -109,6 +115,8 @@ export function useChatSocket(options: UseChatSocketOptions): UseChatSocketResul
     sendTyping,
     markRead,
     closeSession,
+    token,
+    serverUrl,
     retryMessage,
     discardMessage,
   };

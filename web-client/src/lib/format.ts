@@ -43,3 +43,28 @@ export function formatWaiting(iso: string, now: number = Date.now()): string {
   const s = Math.max(0, Math.round((now - t) / 1000));
   return s < 45 ? 'just arrived' : `waiting ${formatDuration(s < 3600 ? Math.round(s / 60) * 60 : s)}`;
 }
+
+const UNITS = ['KB', 'MB', 'GB', 'TB'];
+
+/**
+ * A size for people, in powers of 1024 (so the server's default limit of
+ * 10485760 bytes reads "10 MB"): 1 -> "1 byte", 900 -> "900 bytes",
+ * 1536 -> "1.5 KB", 2516582 -> "2.4 MB", 52428800 -> "50 MB" (one decimal
+ * under 10, none from 10 up).
+ */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 0) return '';
+  if (bytes < 1024) return bytes === 1 ? '1 byte' : `${Math.round(bytes)} bytes`;
+  let value = bytes / 1024;
+  let unit = 0;
+  // Rounding may carry into the next unit: 1023.96 KB is "1 MB", not "1024 KB".
+  while (unit < UNITS.length - 1 && roundSize(value) >= 1024) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${roundSize(value)} ${UNITS[unit]}`;
+}
+
+function roundSize(value: number): number {
+  return value < 10 ? Math.round(value * 10) / 10 : Math.round(value);
+}
