@@ -4,7 +4,13 @@
 #
 #   docker build -t switchboard .
 #   docker run -p 3001:3001 -e JWT_SECRET="$(openssl rand -base64 48)" \
-#     -e DATABASE_URL=postgres://... switchboard
+#     -e DATABASE_URL=postgres://... \
+#     -v switchboard-attachments:/app/attachments switchboard
+#
+# Attachments are kept in /app/attachments (ATTACHMENTS_STORE defaults to
+# file://./attachments, relative to /app): mount a volume there, or they go
+# with the container; or set ATTACHMENTS_STORE=s3://bucket/prefix and the
+# AWS_* variables (docs/deployment.md, "Attachments").
 #
 # The image refuses to start without JWT_SECRET or JWT_PUBLIC_KEY_FILE
 # (REQUIRE_JWT_KEY): a server without a key is in development mode, where
@@ -35,7 +41,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin switchboard
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin switchboard \
+    && install -d -o switchboard /app/attachments
 WORKDIR /app
 COPY --from=build /out/switchboard /usr/local/bin/switchboard
 # The demo pages / reference client served at / (STATIC_DIR).
