@@ -354,7 +354,7 @@ pub struct ServerConfig {
     )]
     pub sqlite_optimize_seconds: u64,
     /// Routing mode of tenants that never changed their settings
-    /// (docs/protocol.md §7): `manual` (agents take sessions) or `auto`.
+    /// (docs/protocol.md §8): `manual` (agents take sessions) or `auto`.
     #[arg(long, env = "ROUTING", value_enum, ignore_case = true, default_value_t = RoutingMode::Manual, global = true)]
     pub routing: RoutingMode,
     /// `defaultMaxChats` of tenants that never set it: the chats an agent

@@ -29,7 +29,7 @@ pub enum AppError {
     /// 413: the message is longer than the configured limit.
     #[error("message is longer than {0} characters")]
     MessageTooLong(usize),
-    /// 413: an upload over the size limit (docs/protocol.md §8).
+    /// 413: an upload over the size limit (docs/protocol.md §9).
     #[error("attachment is larger than {0} bytes")]
     AttachmentTooLarge(u64),
     /// 415: an upload whose bytes are not an allowed type.

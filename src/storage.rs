@@ -1,4 +1,4 @@
-//! The object store attachments live in (docs/protocol.md §8): local disk
+//! The object store attachments live in (docs/protocol.md §9): local disk
 //! (`file://DIR`) or any S3-compatible store (`s3://bucket/prefix`),
 //! through the `object_store` crate, so both behave alike: writes are
 //! streamed and become visible whole or not at all, and reads stream.

@@ -101,7 +101,7 @@ impl Actions {
         Ok(changed.value)
     }
 
-    /// An upload (docs/protocol.md §8) takes a turn of the user's send
+    /// An upload (docs/protocol.md §9) takes a turn of the user's send
     /// limit, as a message does: a client cannot fill the store faster
     /// than it may write.
     pub fn admit_upload(&self, user: &User) -> AppResult<()> {

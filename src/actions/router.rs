@@ -1,4 +1,4 @@
-//! When auto-assignment runs (docs/protocol.md §7): a change that may let
+//! When auto-assignment runs (docs/protocol.md §8): a change that may let
 //! a session be served (one opened or sent back to the queue, an agent
 //! freed, routable or given more room, the mode switched to auto) kicks
 //! the tenant, and the periodic sweep kicks every tenant with agents

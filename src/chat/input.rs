@@ -137,7 +137,7 @@ pub struct SendRequest {
     /// when absent and the message has attachments.
     pub content: String,
     pub client_message_id: Option<String>,
-    /// Attachment ids (docs/protocol.md §8): at most ten, no repeats.
+    /// Attachment ids (docs/protocol.md §9): at most ten, no repeats.
     pub attachments: Vec<String>,
 }
 
@@ -169,7 +169,7 @@ impl SendRequest {
     }
 }
 
-/// Attachments one message may carry (docs/protocol.md §8).
+/// Attachments one message may carry (docs/protocol.md §9).
 pub const MAX_ATTACHMENTS: usize = 10;
 
 /// Trims; refuses empty content and content over `max` characters.

@@ -29,7 +29,7 @@ pub struct SessionView {
     pub closed_by: Option<UserRef>,
     pub last_message_at: Option<String>,
     pub unread_count: i64,
-    /// Present exactly while the session is pending (docs/protocol.md §7).
+    /// Present exactly while the session is pending (docs/protocol.md §8).
     pub queue: Option<QueueInfo>,
 }
 
@@ -66,7 +66,7 @@ pub struct MessageView {
     pub created_at: String,
     pub read_at: Option<String>,
     /// Filled in by `Attachments::messages` for the messages that have
-    /// some (docs/protocol.md §8); `[]` on the wire when none.
+    /// some (docs/protocol.md §9); `[]` on the wire when none.
     pub attachments: Vec<AttachmentView>,
 }
 

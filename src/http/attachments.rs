@@ -1,4 +1,4 @@
-//! Attachments over HTTP (docs/protocol.md §8): the multipart upload,
+//! Attachments over HTTP (docs/protocol.md §9): the multipart upload,
 //! streamed part by part into the store, and the download by signed URL
 //! or bearer token, streamed back with headers that keep a browser from
 //! running what it gets.

@@ -1,4 +1,4 @@
-//! Attachments at start-up (docs/protocol.md §8): the store opened, the
+//! Attachments at start-up (docs/protocol.md §9): the store opened, the
 //! URL key chosen, and the sweep of uploads no message took.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! This node's part in routing (docs/protocol.md §7): its lease in the
+//! This node's part in routing (docs/protocol.md §8): its lease in the
 //! database, renewed every third of `--node-timeout-seconds` (a node that
 //! stops renewing is dead, and its agents go offline), and the sweep every
 //! `--routing-sweep-ms` that repairs whatever a crash interrupted.

@@ -141,7 +141,7 @@ fn handle(
         let client = client_address(request.headers(), peer.ip(), &limits.trusted_proxies);
         !slot.hold_for(client, &limits.per_address)
     };
-    // An upload (docs/protocol.md §8) may take longer than a JSON body.
+    // An upload (docs/protocol.md §9) may take longer than a JSON body.
     let upload = request.method() == axum::http::Method::POST
         && request.uri().path().ends_with("/attachments");
     let deadline = if upload {

@@ -1,4 +1,4 @@
-//! The attachment settings (docs/protocol.md §8): flags with environment
+//! The attachment settings (docs/protocol.md §9): flags with environment
 //! fallbacks, flattened into the server's configuration.
 
 use clap::{Args, ValueEnum};

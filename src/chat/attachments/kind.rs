@@ -1,4 +1,4 @@
-//! What an upload is, decided from its bytes only (docs/protocol.md §8):
+//! What an upload is, decided from its bytes only (docs/protocol.md §9):
 //! the binary formats by their signatures (the `infer` crate, which also
 //! looks inside a ZIP for the parts that make it a DOCX or an XLSX), and
 //! text as valid UTF-8 without NUL bytes that does not start like markup.

@@ -1,4 +1,4 @@
-//! Attachments (docs/protocol.md §8): uploads checked on their bytes and
+//! Attachments (docs/protocol.md §9): uploads checked on their bytes and
 //! streamed to the object store ([`upload`]), taken by a message in the
 //! message's own transaction ([`link`]), read back with URLs signed afresh
 //! each time a message goes out ([`Signer`]), and the uploads no message

@@ -1,4 +1,4 @@
-//! Images (docs/protocol.md §8): their size read from the header before
+//! Images (docs/protocol.md §9): their size read from the header before
 //! anything is decoded, so a small file that claims 100 000 × 100 000
 //! pixels is refused without allocating it; then a decode with the `image`
 //! crate's allocation limit and a thumbnail at most 320 px on its long

@@ -1,4 +1,4 @@
-//! Signed, expiring attachment URLs (docs/protocol.md §8): HMAC-SHA256 over
+//! Signed, expiring attachment URLs (docs/protocol.md §9): HMAC-SHA256 over
 //! the attachment's id, the variant (the file or its thumbnail) and the
 //! expiry, checked in constant time. Made afresh whenever a message goes
 //! out, so a URL in a history read now works for the TTL from now.

@@ -1,4 +1,4 @@
-//! Receiving an upload (docs/protocol.md §8): the bytes are streamed to the
+//! Receiving an upload (docs/protocol.md §9): the bytes are streamed to the
 //! store as they arrive, never held whole (but an image's, up to the
 //! limit, for its thumbnail). The type is decided from the first 64 KiB
 //! before anything is written; reading stops at the size limit; text is

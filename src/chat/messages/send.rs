@@ -1,7 +1,7 @@
 //! `send-message`: check, then store through the group commit, falling back
 //! to the one-by-one path for the exact error or a retry's original. A
 //! message with attachments takes the one-by-one path: it is rare, and its
-//! transaction also takes the attachments (docs/protocol.md §8).
+//! transaction also takes the attachments (docs/protocol.md §9).
 
 use sea_orm::DatabaseConnection;
 

@@ -1,4 +1,4 @@
-//! Agents (docs/protocol.md §7): their state (`AgentState`), what they
+//! Agents (docs/protocol.md §8): their state (`AgentState`), what they
 //! choose (availability) or an admin sets (capacity), and their presence
 //! across nodes: each node counts its sockets of each agent in
 //! `agent_presence` and holds a lease in `nodes`; an agent is online while

@@ -1,4 +1,4 @@
-//! Auto-assignment (docs/protocol.md §7): a step is one transaction, race-
+//! Auto-assignment (docs/protocol.md §8): a step is one transaction, race-
 //! free across nodes. One node at a time assigns a tenant's sessions (on
 //! PostgreSQL a transaction-scoped advisory lock; SQLite has one writer);
 //! the routable agents' rows are locked, their active chats counted in a

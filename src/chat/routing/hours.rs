@@ -1,4 +1,4 @@
-//! Business hours (docs/protocol.md §7): weekly local `HH:MM` ranges in an
+//! Business hours (docs/protocol.md §8): weekly local `HH:MM` ranges in an
 //! IANA time zone, evaluated with the zone's rules (daylight saving
 //! included) by `chrono-tz`, never by fixed offsets.
 

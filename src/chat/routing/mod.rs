@@ -1,4 +1,4 @@
-//! Routing (docs/protocol.md §7): agents' availability, capacity and
+//! Routing (docs/protocol.md §8): agents' availability, capacity and
 //! presence, the tenant's settings, the queue, auto-assignment and
 //! transfer. Like the rest of the domain it returns what changed and knows
 //! no sockets; `crate::actions::router` decides when to run it.

@@ -1,4 +1,4 @@
-//! The queue (docs/protocol.md §7): a pending session's position (1 + the
+//! The queue (docs/protocol.md §8): a pending session's position (1 + the
 //! pending sessions of its tenant before it, by `createdAt` then `id`) and
 //! the wait estimate (the position times the mean interval between the
 //! tenant's last 20 assignments within the hour).

@@ -1,4 +1,4 @@
-//! Transfer (docs/protocol.md §7): the assigned agent or an admin hands an
+//! Transfer (docs/protocol.md §8): the assigned agent or an admin hands an
 //! active session to another staff member, or back to the queue.
 
 use sea_orm::{DatabaseConnection, TransactionTrait};
