@@ -559,11 +559,11 @@ for (const kind of KINDS) {
         await expectStoreUnchanged(store(), before, 'after the refused uploads');
       });
 
-      test('refuses an upload by another customer of the tenant with 404 not_found (the session is not visible to them); nothing stored', async () => {
+      test('refuses an upload by another customer of the tenant as send-message does (403 forbidden); nothing stored', async () => {
         const { session, customer } = await active(server());
         const before = await store().list();
         assertError(await upload(server(), makeUser('customer', { tenant: customer.tenant }), session.id, Buffer.from('hello\n'), 'a.txt'),
-          404, 'not_found', 'another customer of the tenant');
+          403, 'forbidden', 'another customer of the tenant');
         await expectStoreUnchanged(store(), before, 'after the refused upload');
       });
 
