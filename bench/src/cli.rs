@@ -44,6 +44,10 @@ pub enum Scenario {
     /// of opens; open-to-assignment latency, the queue, the drain after
     /// closes, events per assignment.
     Routing(RoutingArgs),
+    /// Attachments (PROTOCOL §8): C clients upload files of each size at
+    /// once; throughput, latency, and the server's RSS before, during and
+    /// after each size.
+    Upload(UploadArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -282,4 +286,83 @@ pub struct RoutingArgs {
     /// Seconds to wait for the expected assignments of a phase.
     #[arg(long, default_value_t = 30.0)]
     pub assign_timeout: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UploadArgs {
+    /// `--server-arg`s go to the started server (e.g.
+    /// `--server-arg=--attachment-max-bytes=20971520`).
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// File sizes, one phase each, in order: bytes, or with a KiB/MiB suffix.
+    #[arg(long, value_delimiter = ',', default_value = "1MiB,10MiB", value_parser = parse_size)]
+    pub sizes: Vec<u64>,
+    /// Clients uploading at once, each with its own customer and session.
+    #[arg(long, default_value_t = 20)]
+    pub clients: usize,
+    /// Files each client uploads per size, one after the other.
+    #[arg(long, default_value_t = 5)]
+    pub uploads: usize,
+    /// The started server's `--attachments-store`: `file://DIR` or
+    /// `s3://bucket/prefix` (the server reads `AWS_*` from the bench's
+    /// environment). Default: `file://` a temporary directory, removed at
+    /// the end.
+    #[arg(long)]
+    pub attachments_store: Option<String>,
+    /// What the files are: a ZIP local-file header or a PDF header, then
+    /// random bytes (both detected from the bytes, neither decoded).
+    #[arg(long, value_enum, default_value_t = FileKind::Zip)]
+    pub file_type: FileKind,
+    /// Milliseconds between two reads of the server's RSS.
+    #[arg(long, default_value_t = 50)]
+    pub sample_ms: u64,
+    /// Seconds to wait after each phase before reading the RSS "after".
+    #[arg(long, default_value_t = 1.0)]
+    pub settle: f64,
+    /// Seconds one upload may take before it counts as an error.
+    #[arg(long, default_value_t = 120.0)]
+    pub timeout: f64,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Zip,
+    Pdf,
+}
+
+/// `1048576`, `64KiB`, `1MiB`, `1.5MiB` (binary units; `KB`/`MB` are read
+/// the same way, the bench reports MiB).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("bad size {text:?}: expected e.g. 1048576, 64KiB, 10MiB"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("bad size unit {other:?} in {text:?}")),
+    };
+    Ok((number * scale).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_binary_units() {
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("64KiB"), Ok(65_536));
+        assert_eq!(parse_size("1MiB"), Ok(1_048_576));
+        assert_eq!(parse_size("10MiB"), Ok(10_485_760));
+        assert_eq!(parse_size("1.5mib"), Ok(1_572_864));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+    }
 }

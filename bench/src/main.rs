@@ -9,6 +9,8 @@
 //! - `connect`, `chat`, `ramp`, `smoke`: the scenarios
 //! - `growth`: a seeded long history against an empty database
 //! - `routing`: auto-assignment on one or more nodes (PROTOCOL §7)
+//! - `upload`: attachment uploads (PROTOCOL §8), throughput and the server's
+//!   memory while they run (`memory` samples it)
 //! - `report`, `token`, `net`: histograms, JWTs, source addresses and fd limit
 //!
 //! Progress goes to stderr; each scenario ends with one JSON line on stdout.
@@ -18,6 +20,7 @@ mod cli;
 mod connect;
 mod fleet;
 mod growth;
+mod memory;
 mod net;
 mod ramp;
 mod report;
@@ -26,6 +29,7 @@ mod server;
 mod sio;
 mod smoke;
 mod token;
+mod upload;
 
 use clap::Parser;
 
@@ -58,6 +62,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Smoke(args) => smoke::run(args).await,
             Scenario::Growth(args) => growth::run(args).await,
             Scenario::Routing(args) => routing::run(args).await,
+            Scenario::Upload(args) => upload::run(args).await,
         }
     });
     // Sockets still open are dropped with the runtime, without waiting.
