@@ -5,6 +5,8 @@
 //! for, and cheap to subtract in SQL for the wait and response statistics.
 
 pub mod attachment;
+pub mod canned_response;
 pub mod message;
+pub mod note;
 pub mod session;
 pub mod user;

@@ -34,6 +34,10 @@ pub struct Model {
     /// give it straight back to them.
     pub queued_at: Option<i64>,
     pub requeued_from: Option<String>,
+    /// The customer's rating after close (1..5), set once.
+    pub rating_score: Option<i32>,
+    pub rating_comment: Option<String>,
+    pub rated_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

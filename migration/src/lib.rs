@@ -9,6 +9,7 @@ mod m20261123_000003_create_messages;
 mod m20261130_000004_add_read_indexes;
 mod m20261201_000005_routing;
 mod m20261202_000006_attachments;
+mod m20261203_000007_agent_tools;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_add_read_indexes::Migration),
             Box::new(m20261201_000005_routing::Migration),
             Box::new(m20261202_000006_attachments::Migration),
+            Box::new(m20261203_000007_agent_tools::Migration),
         ]
     }
 }

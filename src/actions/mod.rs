@@ -21,11 +21,13 @@ use crate::chat::input::{
 use crate::chat::join::{self, Joined};
 use crate::chat::messages::group_commit::GroupCommit;
 use crate::chat::messages::{self, Sent, read};
+use crate::chat::notes::{self, NoteRequest};
+use crate::chat::ratings::{self, RateRequest};
 use crate::chat::routing::{
     self, AgentState, Node, RoutingConfig, TenantSettings, agents, transfer,
 };
 use crate::chat::sessions::{self, Opened};
-use crate::chat::{Change, Changed, SessionView, User};
+use crate::chat::{Change, Changed, NoteView, SessionView, User};
 use crate::error::{AppError, AppResult};
 use crate::fanout::Fanout;
 pub use locks::SessionLocks;
@@ -97,6 +99,23 @@ impl Actions {
         let max = self.limits.message_max_length;
         let changed =
             messages::send(&self.db, &self.writer, &self.attachments, user, req, max).await?;
+        self.publish(&changed).await;
+        Ok(changed.value)
+    }
+
+    /// A private note (docs/protocol.md §11): a turn of the send limit.
+    pub async fn add_note(&self, user: &User, req: NoteRequest) -> AppResult<NoteView> {
+        within(&self.send_limiter, user)?;
+        let max = self.limits.message_max_length;
+        let changed = notes::add(&self.db, user, req, max).await?;
+        self.publish(&changed).await;
+        Ok(changed.value)
+    }
+
+    /// The customer rates their closed session.
+    pub async fn rate_session(&self, user: &User, req: RateRequest) -> AppResult<SessionView> {
+        let defaults = &self.router.config.defaults;
+        let changed = ratings::rate(&self.db, defaults, user, req).await?;
         self.publish(&changed).await;
         Ok(changed.value)
     }

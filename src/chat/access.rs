@@ -153,6 +153,9 @@ mod tests {
             first_response_at: None,
             queued_at: None,
             requeued_from: None,
+            rating_score: None,
+            rating_comment: None,
+            rated_at: None,
         }
     }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::clock::rfc3339;
 use super::routing::TenantSettings;
-use super::{MessageView, SessionView, UserRef};
+use super::{MessageView, NoteView, SessionView, UserRef};
 use crate::error::AppResult;
 
 /// One thing that changed, with what its listeners need to know.
@@ -42,6 +42,10 @@ pub enum Change {
     AgentChanged(String),
     /// The tenant's settings changed.
     SettingsChanged(TenantSettings),
+    /// Staff wrote a private note (docs/protocol.md §11).
+    NoteAdded(NoteView),
+    /// The customer rated their closed session.
+    SessionRated(SessionView),
 }
 
 impl Change {
@@ -55,13 +59,20 @@ impl Change {
             | Self::AgentChanged(_)
             | Self::SettingsChanged(_) => true,
             Self::SessionAssigned { previous, .. } => previous.is_some(),
-            Self::MessageStored(_) | Self::MessagesRead(_) => false,
+            Self::MessageStored(_)
+            | Self::MessagesRead(_)
+            | Self::NoteAdded(_)
+            | Self::SessionRated(_) => false,
         }
     }
 
-    /// Whether the tenant's statistics may have moved.
+    /// Whether the tenant's statistics may have moved (notes are not in
+    /// them).
     pub fn touches_stats(&self) -> bool {
-        !matches!(self, Self::MessagesRead(_) | Self::SettingsChanged(_))
+        !matches!(
+            self,
+            Self::MessagesRead(_) | Self::SettingsChanged(_) | Self::NoteAdded(_)
+        )
     }
 }
 

@@ -296,7 +296,7 @@ pub fn parse_assign(value: &Value) -> AppResult<Option<String>> {
 static EMPTY: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| Value::Object(Map::new()));
 
 /// Bodies whose fields are all optional may be absent (`null`).
-fn optional_body(value: &Value) -> AppResult<Fields<'_>> {
+pub fn optional_body(value: &Value) -> AppResult<Fields<'_>> {
     match value {
         Value::Null => Fields::of(&EMPTY),
         other => Fields::of(other),

@@ -8,7 +8,9 @@ use super::access::SessionStatus;
 use super::attachments::Attachments;
 use super::input::JoinRequest;
 use super::messages::history::{self, PageFrom};
-use super::{Change, Changed, MessageView, SessionView, User, UserRef, sessions, users};
+use super::{
+    Change, Changed, MessageView, NoteView, SessionView, User, UserRef, notes, sessions, users,
+};
 use crate::error::AppResult;
 
 /// Without `lastMessageId`, a join returns this many of the newest messages.
@@ -26,6 +28,10 @@ pub struct Joined {
     pub messages: Vec<MessageView>,
     /// More messages follow the catch-up: join again from the last one.
     pub has_more: bool,
+    /// Staff only: every note of the session, oldest first (absent for a
+    /// customer, docs/protocol.md §11).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<Vec<NoteView>>,
     /// This join took the session (it was pending and the joiner is staff).
     #[serde(skip)]
     pub taken: bool,
@@ -77,6 +83,11 @@ pub async fn join(
         user: user.user_ref(),
         messages: attachments.messages(reads, &messages).await?,
         has_more,
+        notes: if user.role.is_staff() {
+            Some(notes::of_session(reads, &row.id).await?)
+        } else {
+            None
+        },
         taken: !changes.is_empty(),
     };
     Ok(Changed::new(&user.tenant, joined, changes))

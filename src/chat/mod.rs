@@ -10,22 +10,27 @@
 
 pub mod access;
 pub mod attachments;
+pub mod canned;
 pub mod changes;
 pub mod clock;
 pub mod input;
 pub mod join;
 pub mod messages;
+pub mod notes;
 pub mod notices;
+pub mod ratings;
+pub mod reports;
 pub mod routing;
 pub mod sessions;
 pub mod stats;
+pub mod transcript;
 pub mod users;
 pub mod views;
 
 use serde::Serialize;
 
 pub use changes::{Change, Changed};
-pub use views::{MessageView, SessionView, Stats, UserRef};
+pub use views::{MessageView, NoteView, RatingView, SessionView, Stats, UserRef};
 
 /// The tenant of a token without a `tenant` claim.
 pub const DEFAULT_TENANT: &str = "default";

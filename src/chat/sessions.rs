@@ -97,6 +97,9 @@ pub async fn open(
         first_response_at: Set(None),
         queued_at: Set(None),
         requeued_from: Set(None),
+        rating_score: Set(None),
+        rating_comment: Set(None),
+        rated_at: Set(None),
     };
     let txn = db.begin().await?;
     // The partial unique index allows one open session per customer: when

@@ -25,6 +25,8 @@ struct Row {
     settling_messages: i64,
     avg_wait_ms: Option<f64>,
     avg_first_response_ms: Option<f64>,
+    ratings_today: i64,
+    avg_rating_today: Option<f64>,
 }
 
 /// `$1`/`$2` placeholders work on both backends (sqlx SQLite reads `$N`).
@@ -38,7 +40,10 @@ const QUERY: &str = "SELECT \
   (SELECT CAST(AVG(assigned_at - created_at) AS DOUBLE PRECISION) FROM sessions \
      WHERE tenant = $1 AND assigned_at >= $2) AS avg_wait_ms, \
   (SELECT CAST(AVG(first_response_at - first_customer_message_at) AS DOUBLE PRECISION) FROM sessions \
-     WHERE tenant = $1 AND first_response_at >= $2) AS avg_first_response_ms";
+     WHERE tenant = $1 AND first_response_at >= $2) AS avg_first_response_ms, \
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND rated_at >= $2) AS ratings_today, \
+  (SELECT CAST(AVG(rating_score) AS DOUBLE PRECISION) FROM sessions \
+     WHERE tenant = $1 AND rated_at >= $2) AS avg_rating_today";
 
 /// A message is counted as "settled" once it is this old: no transaction
 /// commits a message stamped that long ago (a connection is given up after
@@ -134,6 +139,8 @@ pub async fn compute(
         avg_wait_seconds: seconds(row.avg_wait_ms),
         avg_first_response_seconds: seconds(row.avg_first_response_ms),
         available_agents,
+        ratings_today: row.ratings_today,
+        avg_rating_today: row.avg_rating_today.map(|r| (r * 100.0).round() / 100.0),
         generated_at: rfc3339(now),
     })
 }

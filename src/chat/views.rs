@@ -6,7 +6,7 @@ use super::Role;
 use super::attachments::AttachmentView;
 use super::clock::rfc3339;
 use super::routing::QueueInfo;
-use entities::{message, session};
+use entities::{message, note, session};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UserRef {
@@ -31,6 +31,43 @@ pub struct SessionView {
     pub unread_count: i64,
     /// Present exactly while the session is pending (docs/protocol.md §8).
     pub queue: Option<QueueInfo>,
+    /// The customer's rating after close (docs/protocol.md §11), or null.
+    pub rating: Option<RatingView>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RatingView {
+    pub score: i32,
+    pub comment: Option<String>,
+    pub created_at: String,
+}
+
+/// A private note (docs/protocol.md §11): staff only.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NoteView {
+    pub id: String,
+    pub session_id: String,
+    pub author: UserRef,
+    pub content: String,
+    pub created_at: String,
+}
+
+impl From<&note::Model> for NoteView {
+    fn from(row: &note::Model) -> Self {
+        Self {
+            id: row.id.clone(),
+            session_id: row.session_id.clone(),
+            author: UserRef {
+                id: row.author_id.clone(),
+                role: Role::parse(&row.author_role).unwrap_or(Role::Agent),
+                name: row.author_name.clone(),
+            },
+            content: row.content.clone(),
+            created_at: rfc3339(row.created_at),
+        }
+    }
 }
 
 impl SessionView {
@@ -50,6 +87,11 @@ impl SessionView {
             last_message_at: row.last_message_at.map(rfc3339),
             unread_count: row.unread_count,
             queue: None,
+            rating: row.rating_score.map(|score| RatingView {
+                score,
+                comment: row.rating_comment.clone(),
+                created_at: rfc3339(row.rated_at.unwrap_or(row.created_at)),
+            }),
         }
     }
 }
@@ -102,5 +144,8 @@ pub struct Stats {
     pub avg_wait_seconds: Option<f64>,
     pub avg_first_response_seconds: Option<f64>,
     pub available_agents: i64,
+    /// Ratings given today (UTC), and their mean score (docs/protocol.md §11).
+    pub ratings_today: i64,
+    pub avg_rating_today: Option<f64>,
     pub generated_at: String,
 }

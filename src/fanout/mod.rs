@@ -101,7 +101,10 @@ impl Fanout {
                 notices.all_agents_changed(tenant).await;
                 (true, vec![])
             }
-            Change::MessageStored(_) | Change::MessagesRead(_) => (false, vec![]),
+            Change::MessageStored(_)
+            | Change::MessagesRead(_)
+            | Change::NoteAdded(_)
+            | Change::SessionRated(_) => (false, vec![]),
         };
         if queue {
             notices.queue_changed(tenant);
@@ -134,9 +137,15 @@ impl Fanout {
                     payload(message),
                 )
             }
-            Change::SessionAssigned { session, .. } => {
+            Change::SessionAssigned { session, .. } | Change::SessionRated(session) => {
                 (updated_to(session), "session-updated", payload(session))
             }
+            // Staff only: the room customers never join.
+            Change::NoteAdded(note) => (
+                vec![rooms::session_staff(&note.session_id)],
+                "note-added",
+                payload(note),
+            ),
             Change::SessionRequeued { session, .. } => {
                 let data = payload(session);
                 self.emitter

@@ -37,6 +37,12 @@ pub fn session(id: &str) -> String {
     format!("session:{id}")
 }
 
+/// The staff sockets that joined a session: private notes go there
+/// (docs/protocol.md §11); customer sockets never join it.
+pub fn session_staff(id: &str) -> String {
+    format!("session-staff:{id}")
+}
+
 /// A session's room (of [`session`]).
 pub fn is_session(room: &str) -> bool {
     room.starts_with("session:")
@@ -65,7 +71,13 @@ mod tests {
 
     #[test]
     fn rooms_of_different_kinds_never_meet() {
-        let names = [user("t", "x"), agents("t"), customers("t"), session("t")];
+        let names = [
+            user("t", "x"),
+            agents("t"),
+            customers("t"),
+            session("t"),
+            session_staff("t"),
+        ];
         for (i, a) in names.iter().enumerate() {
             for b in &names[i + 1..] {
                 assert_ne!(a, b);

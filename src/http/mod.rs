@@ -12,6 +12,7 @@ pub mod messages;
 pub mod routing;
 pub mod sessions;
 pub mod stats;
+pub mod tools;
 
 use std::collections::HashMap;
 
@@ -35,6 +36,7 @@ pub fn router<A: Adapter>(app: &AppState<A>) -> Router<AppState<A>> {
         .merge(messages::router::<A>())
         .merge(routing::router::<A>())
         .merge(stats::router::<A>())
+        .merge(tools::router::<A>())
         .merge(health::router::<A>());
     if app.config.dev_mode() {
         router.merge(dev::router::<A>())

@@ -10,7 +10,7 @@ use socketioxide::extract::{AckSender, Event as Name, Extension, SocketRef, Stat
 
 use super::reply::Limit::{Own, PerSocket};
 use super::reply::{Event, answer};
-use super::{messages, routing, sessions, typing};
+use super::{messages, routing, sessions, tools, typing};
 use crate::app::AppState;
 use crate::chat::User;
 
@@ -40,6 +40,8 @@ pub async fn dispatch<A: Adapter>(
         "transfer-session" => {
             answer(cx, &name, data, ack, PerSocket, routing::transfer_session).await
         }
+        "add-note" => answer(cx, &name, data, ack, Own, tools::add_note).await,
+        "rate-session" => answer(cx, &name, data, ack, PerSocket, tools::rate_session).await,
         _ => tracing::debug!(event = %name, "unknown event, not answered"),
     }
 }

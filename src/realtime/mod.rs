@@ -8,6 +8,7 @@ pub mod messages;
 pub mod reply;
 pub mod routing;
 pub mod sessions;
+pub mod tools;
 pub mod typing;
 
 use socketioxide::SocketIo;

@@ -34,12 +34,20 @@ pub async fn join_session<A: Adapter>(cx: Event<A>, payload_in: Value) -> AppRes
             let to_joiner = payload(joined);
             let to_room = payload(&json!({ "session": joined.session, "user": joined.user }));
             let (room, taken) = (rooms::session(&joined.session.id), joined.taken);
+            // Staff also hear the session's private notes.
+            let staff_room = user
+                .role
+                .is_staff()
+                .then(|| rooms::session_staff(&joined.session.id));
             let (s, answer) = (&socket, &mut answer);
             let user = &user;
             async move {
                 // A socket joining again (a catch-up in parts) is no news.
                 let first_here = !rejoining && !has_another_socket_in(s, user, &room).await;
                 s.join(room.clone());
+                if let Some(staff_room) = staff_room {
+                    s.join(staff_room);
+                }
                 if let Err(err) = s.emit("session-joined", &to_joiner) {
                     tracing::debug!(socket = %s.id, error = %err, "cannot send session-joined");
                 }
@@ -84,6 +92,7 @@ pub async fn leave_session<A: Adapter>(cx: Event<A>, payload: Value) -> AppResul
     let session_id = parse_session_ref(&payload)?;
     typing::left_session(&cx.app.typing, &cx.socket, &cx.user, &session_id).await;
     cx.socket.leave(rooms::session(&session_id));
+    cx.socket.leave(rooms::session_staff(&session_id));
     Ok(json!({ "sessionId": session_id }))
 }
 
