@@ -189,6 +189,22 @@ async fn measure_desk(
         "/api/chat/stats",
     )
     .await?;
+    // Reports (issue 17): a month of hours, and a year of days, of the
+    // big tenant, ending now.
+    let month_ago = utc(history.now_ms - 31 * 86_400_000);
+    time_rest(
+        "report: 31 days by hour, big tenant",
+        &desk.agent,
+        &format!("/api/chat/reports?bucket=hour&from={month_ago}"),
+    )
+    .await?;
+    let year_ago = utc(history.now_ms - 365 * 86_400_000);
+    time_rest(
+        "report: 365 days by day, big tenant",
+        &desk.agent,
+        &format!("/api/chat/reports?bucket=day&from={year_ago}"),
+    )
+    .await?;
 
     let mut h = histogram();
     let mut cursor = deep.clone();
@@ -266,4 +282,11 @@ async fn measure_desk(
 pub fn summary(m: &Measured) -> Value {
     let ms = |q: f64| m.latencies.value_at_quantile(q) as f64 / 1000.0;
     json!({ "p50": ms(0.5), "p99": ms(0.99), "max": m.latencies.max() as f64 / 1000.0, "runs": m.latencies.len() })
+}
+
+/// `ms` as an RFC 3339 UTC time, for query strings.
+fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
 }
