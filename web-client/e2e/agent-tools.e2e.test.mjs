@@ -196,6 +196,12 @@ scenarioTest('an agent writes a note the customer never sees, while a reply reac
     new MutationObserver(() => seen.push(indicator.textContent ?? '')).observe(indicator, { subtree: true, childList: true, characterData: true });
   });
 
+  // The switch is a radio group: the arrow keys move from Reply to Note.
+  await bo.getByRole('radio', { name: 'Reply' }).focus();
+  await bo.keyboard.press('ArrowRight');
+  assert.equal(await bo.getByRole('radio', { name: 'Note' }).isChecked(), true);
+  await bo.getByTestId('composer-mode').and(bo.locator('[data-mode="note"]')).waitFor({ timeout: T });
+
   // Note mode: the yellow composer, labelled; the note shows in the thread, labelled, with author and time.
   await writeNote(bo, 'Refund approved by finance');
   assert.equal(await bo.locator('form.composer').evaluate((f) => f.classList.contains('composer--note')), true);
@@ -223,25 +229,34 @@ scenarioTest('an agent writes a note the customer never sees, while a reply reac
   await seeMessage(ana, 'Your refund is on its way.');
   assert.deepEqual(await threadRows(bo), ['I was charged twice', 'note: Refund approved by finance', 'Any news?', 'Your refund is on its way.']);
 
-  // The widget shows neither the note nor any note UI, live or after a reload (a fresh join).
-  const widgetText = async () => ana.locator('body').innerText();
-  assert.ok(!(await widgetText()).includes('Refund approved by finance'));
-  assert.equal(await ana.getByTestId('note').count(), 0);
-  assert.equal(await ana.getByRole('radio', { name: 'Note' }).count(), 0);
+  // The widget shows neither the note nor any note UI, live or opened again (a fresh join).
+  /** @param {Page} page */
+  const noNoteOn = async (page) => {
+    assert.ok(!(await page.locator('body').innerText()).includes('Refund approved by finance'));
+    assert.equal(await page.getByTestId('note').count(), 0);
+    assert.equal(await page.getByRole('radio', { name: 'Note' }).count(), 0);
+  };
+  await noNoteOn(ana);
   await shot(ana, '02-widget-no-note');
-  await ana.reload();
-  await connected(ana);
-  await seeMessage(ana, 'Your refund is on its way.');
-  assert.ok(!(await widgetText()).includes('Refund approved by finance'));
-  assert.equal(await ana.getByTestId('note').count(), 0);
+  // (The widget takes ?token= out of the address, so a reload would sign out: a new tab with it.)
+  const again = await customer.context.newPage();
+  openPages.set('ana-again', again);
+  await again.goto(`${server.url}/widget?token=${encodeURIComponent(customer.token)}`);
+  await connected(again);
+  await seeMessage(again, 'Your refund is on its way.');
+  await seeMessage(again, 'Any news?');
+  await noNoteOn(again);
 
-  // The agent's own reload: the note comes back with the join, at its place.
-  await bo.reload();
-  await connected(bo);
-  await bo.getByTestId('session-item').filter({ hasText: 'Ana Customer' }).click();
-  await bo.getByTestId('note').filter({ hasText: 'Refund approved by finance' }).waitFor({ timeout: T });
-  await seeMessage(bo, 'Your refund is on its way.');
-  assert.deepEqual(await threadRows(bo), ['I was charged twice', 'note: Refund approved by finance', 'Any news?', 'Your refund is on its way.']);
+  // The agent's dashboard opened again: the note comes back with the join, at its place.
+  await bo.close();
+  const bo2 = await agent.context.newPage();
+  openPages.set('bo-again', bo2);
+  await bo2.goto(`${server.url}/dashboard?token=${encodeURIComponent(agent.token)}`);
+  await connected(bo2);
+  await bo2.getByTestId('session-item').filter({ hasText: 'Ana Customer' }).click();
+  await bo2.getByTestId('note').filter({ hasText: 'Refund approved by finance' }).waitFor({ timeout: T });
+  await seeMessage(bo2, 'Your refund is on its way.');
+  assert.deepEqual(await threadRows(bo2), ['I was charged twice', 'note: Refund approved by finance', 'Any news?', 'Your refund is on its way.']);
 });
 
 scenarioTest('an agent inserts a canned response with /ref and Enter; the customer gets it with the names filled in', async (open) => {
