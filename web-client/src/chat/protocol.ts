@@ -125,6 +125,14 @@ export type TenantSettings = {
 
 export type QueueUpdateEvent = { sessionId: string; queue: QueueInfo };
 
+// ---- v1.3 agent tools (§10) -------------------------------------------------
+
+/** A private note on a session: staff only, never a message (no seq), never sent to the customer. */
+export type Note = { id: string; sessionId: string; author: UserRef; content: string; createdAt: string };
+
+/** A tenant's saved reply; `{{customer.name}}` and `{{agent.name}}` are filled in by the client. */
+export type CannedResponse = { id: string; shortcut: string; title: string | null; content: string; updatedAt: string };
+
 export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
@@ -153,7 +161,8 @@ export type ConnectedEvent = {
   agent?: AgentState;
 };
 // hasMore (v1.3): the catch-up stopped at the server's limit; join again from its last message.
-export type JoinResult = { session: Session; messages: Message[]; hasMore?: boolean };
+// notes (v1.3): staff only, every note of the session, oldest first; a customer's ack has no such key.
+export type JoinResult = { session: Session; messages: Message[]; hasMore?: boolean; notes?: Note[] };
 export type SessionJoinedEvent = { session: Session; user: UserRef; messages?: Message[] };
 export type UserTypingEvent = { sessionId: string; user: UserRef; isTyping: boolean };
 export type MessagesReadEvent = {

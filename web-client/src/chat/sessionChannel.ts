@@ -14,6 +14,7 @@ import {
   type JoinResult,
   type Message,
   type MessagesReadEvent,
+  type Note,
   type Session,
   type SessionClosedEvent,
   type SessionJoinedEvent,
@@ -24,6 +25,7 @@ import { applyRead, contiguousTail, firstMissingSeq, mergeMessages, newestUnread
 import { Outbox, type OutboxEntry } from './outbox';
 import { supersedes } from './sessionOrder';
 import { OwnTyping, RemoteTyping } from './typing';
+import { SessionNotes } from './sessionNotes';
 
 /** A message as the UI shows it: stored ones, and our own still in flight. */
 export type ChatMessage = Message & {
@@ -41,6 +43,8 @@ export type SessionSnapshot = {
   joined: boolean;
   /** The last failed request (join, send, close), in words. */
   error: string | null;
+  /** v1.3, staff only: the session's private notes, oldest first (§10). */
+  notes: Note[];
 };
 
 
@@ -78,6 +82,7 @@ export class SessionChannel {
   private stopped = false;
   private joinRetryTimer: ReturnType<typeof setTimeout> | null = null;
   private joinFailures = 0;
+  private readonly notes: SessionNotes;
 
   constructor(
     private readonly connection: ChatConnection,
@@ -88,6 +93,7 @@ export class SessionChannel {
       (isTyping) => this.connection.emitVolatile('typing', { sessionId: this.sessionId, isTyping }),
       options.typingTimeout,
     );
+    this.notes = new SessionNotes(connection, sessionId, () => this.emitChange());
     this.snapshot = this.buildSnapshot();
   }
 
@@ -103,6 +109,7 @@ export class SessionChannel {
       this.emitChange();
     });
     this.on('new-message', (m: Message) => this.receive(m));
+    this.offs.push(this.notes.listen());
     this.on('user-typing', (e: UserTypingEvent) => {
       if (!e || e.sessionId !== this.sessionId || !e.user) return;
       this.remoteTyping.update(e.user, e.isTyping);
@@ -206,6 +213,11 @@ export class SessionChannel {
     }
   }
 
+  /** v1.3, staff: adds a private note (`add-note`); resolves once stored, or rejects with the refusal. */
+  addNote(content: string): Promise<Note> {
+    return this.notes.add(content);
+  }
+
   async closeSession(reason?: string): Promise<Session> {
     const session = await this.connection.request<Session>('close-session', {
       sessionId: this.sessionId,
@@ -243,6 +255,7 @@ export class SessionChannel {
       this.joinFailures = 0;
       this.setSession(result.session, false);
       this.absorb(result.messages ?? [], !this.initialised);
+      this.notes.absorb(result.notes);
       // A long absence: the catch-up comes in parts, each from the last.
       while (result.hasMore && !this.stopped) {
         const last = contiguousTail(this.confirmed, this.floorSeq);
@@ -413,6 +426,7 @@ export class SessionChannel {
       typingUsers: this.remoteTyping.list(),
       joined: this.joined,
       error: this.error,
+      notes: this.notes.list(),
     };
   }
 }

@@ -12,6 +12,7 @@ import { api } from '../lib/api';
 import { displayName, formatSince } from '../lib/format';
 import { AvailabilityControl } from './AvailabilityControl';
 import { ChatError, ChatThread } from './ChatThread';
+import { TranscriptButton } from './TranscriptButton';
 import { TransferDialog } from './TransferDialog';
 
 type Props = {
@@ -282,6 +283,7 @@ function ChatPanel({ token, initial, myId, onSessionChange, agents, connection, 
           </p>
         </div>
         <div className="chat-panel__actions">
+          <TranscriptButton token={token} sessionId={session.id} />
           {canTransfer ? (
             <button
               type="button"
@@ -325,7 +327,7 @@ function ChatPanel({ token, initial, myId, onSessionChange, agents, connection, 
         </div>
       ) : null}
       <ChatError error={chat.error} />
-      <ChatThread chat={chat} placeholder={`Reply to ${displayName(session.customer, 'the customer')}…`} autoFocus />
+      <ChatThread chat={chat} placeholder={`Reply to ${displayName(session.customer, 'the customer')}…`} autoFocus agentTools />
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { isStaff } from '../chat/protocol';
 import { newestUnreadFromOtherSide } from '../chat/timeline';
+import { useAgentTools } from '../hooks/useAgentTools';
 import type { UseChatSocketResult } from '../hooks/useChatSocket';
 import { useFileDrop } from '../hooks/useFileDrop';
 import { useUploads } from '../hooks/useUploads';
@@ -13,6 +14,8 @@ type Props = {
   emptyText?: string;
   placeholder?: string;
   autoFocus?: boolean;
+  /** v1.3, the agent's console: private notes, the Reply/Note switch, canned responses (never in the widget). */
+  agentTools?: boolean;
 };
 
 /**
@@ -21,7 +24,7 @@ type Props = {
  * on screen: the tab visible and the list scrolled to the newest message.
  * Files dropped anywhere on it join the message being written (v1.3).
  */
-export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
+export function ChatThread({ chat, emptyText, placeholder, autoFocus, agentTools = false }: Props) {
   const { messages, user, joined, session, markRead } = chat;
   const [atBottom, setAtBottom] = useState(true);
   const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
@@ -42,7 +45,8 @@ export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
 
   const closed = session?.status === 'closed';
   const uploads = useUploads({ sessionId: chat.session?.id, token: chat.token, serverUrl: chat.serverUrl });
-  const drop = useFileDrop(uploads.add, !closed && uploads.enabled);
+  const tools = useAgentTools(chat, agentTools);
+  const drop = useFileDrop(uploads.add, !closed && uploads.enabled && tools.mode === 'reply');
 
   return (
     <div className={`thread${drop.dragging ? ' thread--dragging' : ''}`} {...drop.handlers} data-testid="thread">
@@ -53,6 +57,7 @@ export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
       ) : null}
       <MessageList
         messages={messages}
+        notes={tools.notes}
         myId={user?.id ?? null}
         serverUrl={chat.serverUrl}
         onRetry={chat.retryMessage}
@@ -69,6 +74,7 @@ export function ChatThread({ chat, emptyText, placeholder, autoFocus }: Props) {
         disabledReason="This chat is closed"
         placeholder={placeholder}
         autoFocus={autoFocus}
+        {...tools.composer}
       />
     </div>
   );

@@ -1,10 +1,15 @@
-import { useEffect, useLayoutEffect, useRef } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef } from 'react';
+import { interleaveNotes } from '../chat/notes';
+import type { Note } from '../chat/protocol';
 import type { ChatMessage } from '../chat/sessionChannel';
 import { displayName, formatTime } from '../lib/format';
 import { AttachmentList } from './AttachmentList';
+import { NoteItem } from './NoteItem';
 
 type Props = {
   messages: ChatMessage[];
+  /** v1.3, the agent's console: private notes, shown at their place in time. */
+  notes?: Note[];
   myId: string | null;
   /** The server's base URL, for attachment paths. */
   serverUrl: string;
@@ -22,8 +27,9 @@ const NEAR_BOTTOM_PX = 48;
  * when they send), and leaves the scroll position alone when they have
  * scrolled up to read history.
  */
-export function MessageList({ messages, myId, serverUrl, onRetry, onDiscard, onAtBottomChange, emptyText }: Props) {
+export function MessageList({ messages, notes, myId, serverUrl, onRetry, onDiscard, onAtBottomChange, emptyText }: Props) {
   const ref = useRef<HTMLOListElement>(null);
+  const items = useMemo(() => interleaveNotes(messages, notes ?? []), [messages, notes]);
   const stick = useRef(true);
   const lastCount = useRef(0);
 
@@ -38,19 +44,20 @@ export function MessageList({ messages, myId, serverUrl, onRetry, onDiscard, onA
   useLayoutEffect(() => {
     const el = ref.current;
     if (!el) return;
-    const grew = messages.length > lastCount.current;
-    const mineLast = messages.length > 0 && messages[messages.length - 1].sender.id === myId;
-    lastCount.current = messages.length;
+    const grew = items.length > lastCount.current;
+    const last = items[items.length - 1];
+    const mineLast = last !== undefined && (last.kind === 'note' ? last.note.author.id : last.message.sender.id) === myId;
+    lastCount.current = items.length;
     if (grew && (stick.current || mineLast)) {
       el.scrollTop = el.scrollHeight;
       stick.current = true;
     }
-  }, [messages, myId]);
+  }, [items, myId]);
 
   useEffect(() => {
     report();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [messages.length]);
+  }, [items.length]);
 
   // Receipts are cumulative, so one "Read" (on the newest own message the
   // other side has read) says it all; own messages after it say "Sent".
@@ -73,8 +80,10 @@ export function MessageList({ messages, myId, serverUrl, onRetry, onDiscard, onA
 
   return (
     <ol ref={ref} className="messages" role="log" aria-label="Messages" aria-live="polite" onScroll={report} data-testid="message-list">
-      {messages.length === 0 && emptyText ? <li className="messages__empty">{emptyText}</li> : null}
-      {messages.map((m, i) => {
+      {items.length === 0 && emptyText ? <li className="messages__empty">{emptyText}</li> : null}
+      {items.map((item) => {
+        if (item.kind === 'note') return <NoteItem key={`note:${item.note.id}`} note={item.note} />;
+        const { message: m, index: i } = item;
         const mine = m.sender.id === myId;
         const prev = messages[i - 1];
         const showName = !mine && (!prev || prev.sender.id !== m.sender.id);

@@ -11,7 +11,7 @@
 // Without `token`, the token of this tab's sign-in (lib/identity.ts) is used.
 
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import type { Attachment, Message, Session } from '../chat/protocol';
+import { ChatError, type Attachment, type Message, type Note, type Session } from '../chat/protocol';
 import { SessionChannel, type ChatMessage, type SessionSnapshot } from '../chat/sessionChannel';
 import { getAuthToken } from '../lib/identity';
 import { websocketConfig } from '../websocket.config';
@@ -35,6 +35,10 @@ export type UseChatSocketResult = ChatConnectionState & {
   joined: boolean;
   /** The last failed request, in words. */
   error: string | null;
+  /** v1.3, staff only: the session's private notes, oldest first (a customer never has any). */
+  notes: Note[];
+  /** v1.3, staff: adds a private note; rejects with the server's refusal. */
+  addNote: (content: string) => Promise<Note>;
   /** Sends a message (shown at once as pending), with uploaded attachments (v1.3); returns its clientMessageId. */
   sendMessage: (text: string, attachments?: readonly Attachment[]) => string | null;
   sendTyping: (isTyping: boolean) => void;
@@ -48,7 +52,7 @@ export type UseChatSocketResult = ChatConnectionState & {
   discardMessage: (clientMessageId: string) => void;
 };
 
-const empty: SessionSnapshot = { session: null, messages: [], typingUsers: [], joined: false, error: null };
+const empty: SessionSnapshot = { session: null, messages: [], typingUsers: [], joined: false, error: null, notes: [] };
 const noSubscribe = () => () => {};
 const emptySnapshot = () => empty;
 
@@ -101,6 +105,10 @@ export function useChatSocket(options: UseChatSocketOptions): UseChatSocketResul
     (reason?: string) => channelRef.current?.closeSession(reason) ?? Promise.resolve(null),
     [],
   );
+  const addNote = useCallback(
+    (content: string) => channelRef.current?.addNote(content) ?? Promise.reject(new ChatError('network', 'Not connected')),
+    [],
+  );
   const retryMessage = useCallback((id: string) => channelRef.current?.retryMessage(id), []);
   const discardMessage = useCallback((id: string) => channelRef.current?.discardMessage(id), []);
 
@@ -111,6 +119,8 @@ export function useChatSocket(options: UseChatSocketOptions): UseChatSocketResul
     typingUsers: snapshot.typingUsers,
     joined: snapshot.joined,
     error: snapshot.error,
+    notes: snapshot.notes,
+    addNote,
     sendMessage,
     sendTyping,
     markRead,

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
 import { ChatError, type TenantSettings } from '../chat/protocol';
+import { CannedResponsesSettings } from '../components/CannedResponsesSettings';
 import { SettingsForm } from '../components/SettingsForm';
 import { SignInForm } from '../components/SignInForm';
 import { useIdentity } from '../hooks/useIdentity';
@@ -30,7 +31,10 @@ export function SettingsPage() {
       <main id="main" className="settings-page">
         <h1 className="settings-page__title">Settings</h1>
         {auth.status === 'ready' && auth.token ? (
-          <SettingsLoader token={auth.token} />
+          <>
+            <SettingsLoader token={auth.token} />
+            <CannedResponsesSettings token={auth.token} canEdit={hasAdminRole(auth.token)} />
+          </>
         ) : auth.status === 'signing-in' ? (
           <p className="muted" role="status">
             Signing in…
