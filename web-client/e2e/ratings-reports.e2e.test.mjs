@@ -228,6 +228,24 @@ scenarioTest('a customer rates a closed chat with stars and a comment, and the d
   await shot(bo, '04-dashboard-ratings');
 });
 
+scenarioTest('a chat rated in another tab shows the thanks with the stored rating', async (open) => {
+  const tenant = newTenant('elsewhere');
+  const agentToken = await server.token({ sub: subject('agent', 'Bo'), role: 'agent', name: 'Bo Agent', tenant });
+  const { page: ana, token: anaToken } = await open({ tenant, role: 'customer', name: 'Ana Customer', pathname: '/widget', viewport: { width: 390, height: 800 } });
+  await startChat(ana, 'Where is my order?');
+  const { items } = await server.rest('GET', '/api/chat/sessions', anaToken);
+  const id = items[0].id;
+  await server.rest('POST', `/api/chat/sessions/${id}/assign`, agentToken, {});
+  await server.rest('POST', `/api/chat/sessions/${id}/close`, agentToken, {});
+  await ana.getByTestId('rating-prompt').waitFor({ timeout: T });
+
+  // The same customer rates elsewhere (another tab, REST): the prompt gives way to the thanks, with that rating.
+  await server.rest('POST', `/api/chat/sessions/${id}/rating`, anaToken, { score: 2, comment: 'Too slow' });
+  const thanks = ana.getByTestId('rating-thanks');
+  await thanks.locator('[data-testid="rating-stars"][data-score="2"]').filter({ hasText: 'Too slow' }).waitFor({ timeout: T });
+  assert.equal(await ana.getByTestId('rating-prompt').count(), 0);
+});
+
 scenarioTest('with ratings turned off, the widget offers no rating', async (open) => {
   const tenant = newTenant('off');
   const adminToken = await server.token({ sub: subject('admin', 'Ada'), role: 'admin', name: 'Ada Admin', tenant });
@@ -270,7 +288,7 @@ function readReport(page) {
           plotted: JSON.parse(figure.dataset.plotted ?? '{}'),
           canvases: figure.querySelectorAll('canvas').length,
           legend: [...figure.querySelectorAll('.u-legend .u-series')].map((s) => /** @type {HTMLElement} */ (s).innerText.trim()).filter(Boolean),
-          axisLabels: [...figure.querySelectorAll('.u-axis .u-label')].map((s) => /** @type {HTMLElement} */ (s).innerText.trim()),
+          axes: figure.querySelector('[data-testid="chart-axes"]')?.textContent ?? '',
         };
       }),
       rows: [...report.querySelectorAll('[data-testid="report-table"] tbody tr')].map((el) => {
@@ -295,10 +313,10 @@ const CHART_FIELDS = {
   ratings: ['ratings', 'avgRating'],
 };
 const AXES = {
-  sessions: ['Chats'],
-  times: ['Time'],
-  messages: ['Messages'],
-  ratings: ['Ratings', 'Average (★ out of 5)'],
+  sessions: 'Vertical axis: Chats.',
+  times: 'Vertical axis: Time.',
+  messages: 'Vertical axis: Messages.',
+  ratings: 'Vertical axis: Ratings. Right axis: Average (★ out of 5).',
 };
 const LEGENDS = {
   sessions: ['Opened', 'Assigned'],
@@ -326,7 +344,7 @@ async function assertPlotsMatchRest(page, token, bucket) {
     for (const field of CHART_FIELDS[id]) {
       assert.deepEqual(chart.plotted.series[field], rest.buckets.map((/** @type {Record<string, unknown>} */ b) => b[field]), `${id}: ${field}`);
     }
-    assert.deepEqual(chart.axisLabels, [bucket === 'hour' ? 'Hour (UTC)' : 'Day (UTC)', ...AXES[id]], `${id}: axis titles`);
+    assert.equal(chart.axes, `Horizontal axis: ${bucket === 'hour' ? 'Hour (UTC)' : 'Day (UTC)'}. ${AXES[id]}`, `${id}: axis titles`);
     for (const label of LEGENDS[id]) assert.ok(chart.legend.some((l) => l.includes(label)), `${id}: legend has ${label}`);
   }
   assert.equal(shown.rows.length, rest.buckets.length);

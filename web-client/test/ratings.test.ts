@@ -10,6 +10,7 @@ import {
   rateErrorText,
   ratePayload,
   rateRefusal,
+  ratingSummary,
   scoreWord,
   starsText,
 } from '../src/chat/ratings';
@@ -40,6 +41,10 @@ describe('the dashboard figure', () => {
     expect(formatRatingSummary(12, 4.6)).toBe('4.6 ★ (12 today)');
     expect(formatRatingSummary(3, 4.67)).toBe('4.7 ★ (3 today)');
     expect(formatRatingSummary(1, 5)).toBe('5.0 ★ (1 today)');
+  });
+
+  it('comes in two parts, the count set apart on the dashboard', () => {
+    expect(ratingSummary(12, 4.6)).toEqual({ average: '4.6 ★', count: '(12 today)' });
   });
 
   it('shows a dash when nobody rated today', () => {

@@ -95,7 +95,13 @@ export function formatAverageRating(avg: number | null | undefined): string {
   return `${avg.toFixed(1)} ★`;
 }
 
-/** The dashboard's figure: "4.6 ★ (12 today)", "— (0 today)". */
+/** The dashboard's figure in two parts, "4.6 ★" and "(12 today)"; "—" and "(0 today)" when nobody rated. */
+export function ratingSummary(count: number, avg: number | null | undefined): { average: string; count: string } {
+  return { average: formatAverageRating(count > 0 ? avg : null), count: `(${count} today)` };
+}
+
+/** The same in one line: "4.6 ★ (12 today)", "— (0 today)". */
 export function formatRatingSummary(count: number, avg: number | null | undefined): string {
-  return `${formatAverageRating(count > 0 ? avg : null)} (${count} today)`;
+  const parts = ratingSummary(count, avg);
+  return `${parts.average} ${parts.count}`;
 }

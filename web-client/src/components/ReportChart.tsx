@@ -106,9 +106,23 @@ export function ReportChart({ spec, report }: Props) {
         onKeyDown={onKeyDown}
         onBlur={() => plotRef.current && hideCursor(plotRef.current)}
       />
+      <p className="visually-hidden" data-testid="chart-axes">
+        {axesText(spec, report)}
+      </p>
       <p ref={liveRef} className="visually-hidden" aria-live="polite" />
     </figure>
   );
+}
+
+/** The axes (drawn on the canvas) in words: "Horizontal axis: Hour (UTC). Vertical axis: Chats." */
+function axesText(spec: ChartSpec, report: Report): string {
+  const left = spec.axes.filter((a) => a.side === 'left').map((a) => a.label);
+  const right = spec.axes.filter((a) => a.side === 'right').map((a) => a.label);
+  return [
+    `Horizontal axis: ${xAxisLabel(report.bucket)}.`,
+    `Vertical axis: ${left.join(', ')}.`,
+    ...(right.length ? [`Right axis: ${right.join(', ')}.`] : []),
+  ].join(' ');
 }
 
 function hideCursor(plot: uPlot) {

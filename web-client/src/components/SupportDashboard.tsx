@@ -6,8 +6,8 @@ import { useNow } from '../hooks/useNow';
 import type { Notify } from '../hooks/useToasts';
 import { api } from '../lib/api';
 import { displayName, formatDuration, formatSince, formatWaiting } from '../lib/format';
-import { formatRatingSummary } from '../chat/ratings';
 import { AgentsPanel } from './AgentsPanel';
+import { RatingsStat } from './RatingsStat';
 
 type Props = {
   conn: ChatConnectionState;
@@ -117,9 +117,7 @@ export function SupportDashboard({ conn, token, onTake, agents, notify, dismiss 
             value={stats ? formatDuration(stats.avgFirstResponseSeconds) : undefined}
             testId="stat-first-response"
           />
-          {stats?.ratingsToday !== undefined ? (
-            <Stat label="Ratings" value={formatRatingSummary(stats.ratingsToday, stats.avgRatingToday)} testId="stat-ratings" />
-          ) : null}
+          {stats?.ratingsToday !== undefined ? <RatingsStat count={stats.ratingsToday} average={stats.avgRatingToday} /> : null}
         </dl>
       </section>
 
