@@ -1,7 +1,7 @@
 // Entry point. The server serves index.html for every non-API path, so a
 // tiny router on `location.pathname` is all the demo needs.
 
-import { StrictMode } from 'react';
+import { StrictMode, Suspense, lazy } from 'react';
 import { createRoot } from 'react-dom/client';
 import { DashboardPage } from './pages/DashboardPage';
 import { HomePage } from './pages/HomePage';
@@ -9,12 +9,25 @@ import { SettingsPage } from './pages/SettingsPage';
 import { WidgetPage } from './pages/WidgetPage';
 import './styles.css';
 
+// The reports page draws charts: its code (and the chart library) loads only there.
+const ReportsPage = lazy(() => import('./pages/ReportsPage').then((m) => ({ default: m.ReportsPage })));
+
 function route(pathname: string) {
   const path = pathname.replace(/\/+$/, '') || '/';
   if (path === '/') return { title: 'Switchboard', page: <HomePage /> };
   if (path === '/widget') return { title: 'Support chat · Switchboard', page: <WidgetPage /> };
   if (path === '/dashboard') return { title: 'Agent dashboard · Switchboard', page: <DashboardPage /> };
   if (path === '/settings') return { title: 'Settings · Switchboard', page: <SettingsPage /> };
+  if (path === '/reports') {
+    return {
+      title: 'Reports · Switchboard',
+      page: (
+        <Suspense fallback={<p className="muted center">Loading…</p>}>
+          <ReportsPage />
+        </Suspense>
+      ),
+    };
+  }
   return {
     title: 'Not found · Switchboard',
     page: (

@@ -22,6 +22,8 @@ export type Session = {
   unreadCount: number;
   /** v1.3: present while pending (a v1.2 server never sends it). */
   queue?: QueueInfo | null;
+  /** v1.3 (§10): the customer's rating once given (a v1.2 server never sends it). */
+  rating?: Rating | null;
 };
 
 export type Message = {
@@ -65,8 +67,43 @@ export type Stats = {
   avgFirstResponseSeconds: number | null;
   /** v1.3: online agents whose availability is 'available'. */
   availableAgents?: number;
+  /** v1.3 (§10): ratings given today (UTC). */
+  ratingsToday?: number;
+  /** v1.3 (§10): their mean score, 2 decimals; null when none. */
+  avgRatingToday?: number | null;
   generatedAt: string;
 };
+
+// ---- v1.3 ratings and reports (§10) ----------------------------------------
+
+export type RatingScore = 1 | 2 | 3 | 4 | 5;
+
+/** The customer's rating of a closed session; given once. */
+export type Rating = { score: RatingScore; comment: string | null; createdAt: string };
+
+export type ReportBucketSize = 'hour' | 'day';
+
+/** What happened in one UTC hour or day; empty buckets have zeros and nulls. */
+export type ReportBucket = {
+  /** RFC 3339 UTC, the bucket's start. */
+  start: string;
+  /** Sessions created (queue arrivals). */
+  opened: number;
+  /** Sessions first assigned. */
+  assigned: number;
+  closed: number;
+  /** Customer, agent and bot messages (never notes). */
+  messages: number;
+  /** Mean of assignedAt - createdAt over the sessions assigned in the bucket. */
+  avgWaitSeconds: number | null;
+  /** Mean first response time over the sessions first answered in the bucket. */
+  avgFirstResponseSeconds: number | null;
+  ratings: number;
+  avgRating: number | null;
+};
+
+/** `GET /api/chat/reports`: one bucket per hour or day of [from, to), oldest first. */
+export type Report = { bucket: ReportBucketSize; from: string; to: string; buckets: ReportBucket[] };
 
 // ---- v1.3 routing (§7). Every field a v1.2 server lacks is optional at
 // the places that receive it (ConnectedEvent, Stats, Session), so the pages

@@ -11,6 +11,7 @@ import type { Notify } from '../hooks/useToasts';
 import { api } from '../lib/api';
 import { displayName, formatSince } from '../lib/format';
 import { AvailabilityControl } from './AvailabilityControl';
+import { RatingStars } from './RatingStars';
 import { ChatError, ChatThread } from './ChatThread';
 import { TranscriptButton } from './TranscriptButton';
 import { TransferDialog } from './TransferDialog';
@@ -205,6 +206,7 @@ export function ChatManagement({ conn, token, takeRequest, agents, notify }: Pro
                   <span className="session-item__meta">
                     {s.status === 'closed' ? 'Closed' : s.status === 'pending' ? 'Taking…' : formatSince(s.lastMessageAt ?? s.createdAt, now)}
                   </span>
+                  {s.rating ? <RatingStars rating={s.rating} /> : null}
                   {s.unreadCount > 0 && s.id !== selectedId ? (
                     <span className="unread-badge" data-testid="unread-count" aria-label={`${s.unreadCount} unread`}>
                       {s.unreadCount}
@@ -324,6 +326,7 @@ function ChatPanel({ token, initial, myId, onSessionChange, agents, connection, 
       {session.status === 'closed' ? (
         <div className="banner banner--closed" role="status">
           Closed{session.closedBy ? ` by ${displayName(session.closedBy)}` : ''}.
+          {session.rating ? <RatingStars rating={session.rating} withComment /> : null}
         </div>
       ) : null}
       <ChatError error={chat.error} />

@@ -8,6 +8,7 @@ import { api } from '../lib/api';
 import { displayName } from '../lib/format';
 import { ChatError, ChatThread } from './ChatThread';
 import { ConnectionIndicator } from './ConnectionIndicator';
+import { RatingPrompt } from './RatingPrompt';
 import { ServiceNotice } from './ServiceNotice';
 
 /**
@@ -278,6 +279,7 @@ function ChatView({ token, initial, onNewChat }: ChatViewProps) {
           </button>
         </div>
       ) : null}
+      {closed ? <RatingPrompt session={session} connection={chat.connection} isConnected={chat.isConnected} token={token} /> : null}
     </>
   );
 }

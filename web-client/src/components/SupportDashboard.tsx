@@ -7,6 +7,7 @@ import type { Notify } from '../hooks/useToasts';
 import { api } from '../lib/api';
 import { displayName, formatDuration, formatSince, formatWaiting } from '../lib/format';
 import { AgentsPanel } from './AgentsPanel';
+import { RatingsStat } from './RatingsStat';
 
 type Props = {
   conn: ChatConnectionState;
@@ -116,6 +117,7 @@ export function SupportDashboard({ conn, token, onTake, agents, notify, dismiss 
             value={stats ? formatDuration(stats.avgFirstResponseSeconds) : undefined}
             testId="stat-first-response"
           />
+          {stats?.ratingsToday !== undefined ? <RatingsStat count={stats.ratingsToday} average={stats.avgRatingToday} /> : null}
         </dl>
       </section>
 

@@ -15,6 +15,7 @@ import {
   type Stats,
   type TenantSettings,
 } from '../chat/protocol';
+import type { Report, ReportBucketSize } from '../chat/protocol';
 
 type RequestOptions = { token?: string | null; method?: string; body?: unknown; baseUrl?: string };
 
@@ -73,6 +74,14 @@ export const api = {
     apiRequest<Session>(`/api/chat/sessions/${encodeURIComponent(id)}`, { token, baseUrl }),
 
   getStats: (token: string, baseUrl?: string) => apiRequest<Stats>('/api/chat/stats', { token, baseUrl }),
+
+  /** v1.3 (§10), staff: figures by UTC hour or day; without from/to the server's default range (24 hours, 30 days). */
+  getReport: (token: string, query: { bucket: ReportBucketSize; from?: string; to?: string }, baseUrl?: string) => {
+    const params = new URLSearchParams({ bucket: query.bucket });
+    if (query.from) params.set('from', query.from);
+    if (query.to) params.set('to', query.to);
+    return apiRequest<Report>(`/api/chat/reports?${params}`, { token, baseUrl });
+  },
 
   // ---- v1.3 routing (§6, §7); a v1.2 server answers 404 `not_found` --------
 

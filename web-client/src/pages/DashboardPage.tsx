@@ -71,6 +71,9 @@ function AgentConsole({ token, name, onSignOut }: { token: string; name: string 
             attempt={conn.reconnectAttempt}
             onReconnect={conn.reconnect}
           />
+          <a className="btn btn--ghost btn--small" href="/reports">
+            Reports
+          </a>
           {conn.user?.role === 'admin' ? (
             <a className="btn btn--ghost btn--small" href="/settings">
               Settings

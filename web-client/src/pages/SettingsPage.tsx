@@ -25,6 +25,9 @@ export function SettingsPage() {
           <a className="btn btn--ghost btn--small" href="/dashboard">
             Dashboard
           </a>
+          <a className="btn btn--ghost btn--small" href="/reports">
+            Reports
+          </a>
           {auth.status === 'ready' && auth.identity ? <span className="agent-name">{auth.identity.name}</span> : null}
         </div>
       </header>
