@@ -106,6 +106,9 @@ impl Actions {
     /// A private note (docs/protocol.md §11): a turn of the send limit.
     pub async fn add_note(&self, user: &User, req: NoteRequest) -> AppResult<NoteView> {
         within(&self.send_limiter, user)?;
+        // Under the session's lock, like a join: a note is either in a
+        // joiner's ack or reaches the socket as `note-added`.
+        let _order = self.locks.lock(&req.session_id).await;
         let max = self.limits.message_max_length;
         let changed = notes::add(&self.db, user, req, max).await?;
         self.publish(&changed).await;

@@ -148,7 +148,7 @@ fn header(session: &SessionView) -> String {
     let rating = session.rating.as_ref().map_or_else(
         || "-".to_string(),
         |r| match &r.comment {
-            Some(comment) => format!("{}/5 \"{comment}\"", r.score),
+            Some(comment) => format!("{}/5 \"{}\"", r.score, one_line(comment)),
             None => format!("{}/5", r.score),
         },
     );
