@@ -54,6 +54,11 @@ struct Fields {
 
 fn parse(value: &Value, max_len: usize) -> AppResult<Fields> {
     let body = optional_body(value)?;
+    for key in ["shortcut", "content"] {
+        if value.get(key).is_some_and(Value::is_null) {
+            return Err(AppError::invalid(format!("{key} cannot be null")));
+        }
+    }
     let shortcut = body
         .opt_str("shortcut")?
         .map(|s| {
