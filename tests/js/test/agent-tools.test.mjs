@@ -319,6 +319,7 @@ describe('ratings', () => {
     for (const o of [inRoom, otherTab, agent, statsAgent]) drain(o.socket);
 
     const rated = await ok(inRoom.socket, 'rate-session', { sessionId: session.id, score: 4, comment: '  Quick and kind  ' });
+    const ratedAt = Date.now();
     assertSession(rated, { id: session.id, status: 'closed', closedAt: session.closedAt, agent: agentUser.ref, customer: customer.ref });
     assertRating(rated.rating, { score: 4, comment: 'Quick and kind' });
     assert.ok(rated.rating.createdAt >= session.closedAt, 'rated after the close');
@@ -335,6 +336,8 @@ describe('ratings', () => {
 
     const stats = await waitFor(statsAgent.socket, 'stats-update', { ...STATS_DEADLINE, filter: (s) => s.ratingsToday === 1 });
     assertStats(stats, { ratingsToday: 1, avgRatingToday: 4 });
+    const pushedAt = statsAgent.socket.received.find((e) => e.payload === stats).at;
+    assert.ok(pushedAt - ratedAt <= STATS_DEADLINE.timeout, `the stats-update came ${pushedAt - ratedAt} ms after the rating (500 ms, and a busy machine)`);
     await expectNo(outsider.socket, 'stats-update', 0, { filter: (s) => s.ratingsToday !== 0 });
     assert.deepEqual(await getSession(srv.server, customer, session.id), rated);
     assert.deepEqual(await getSession(srv.server, agentUser, session.id), rated);
@@ -795,16 +798,21 @@ describe('transcripts', () => {
     await take(srv.server, agent, opened.id);
     const note = await noteRest(srv.server, agent, opened.id, 'line a\n[not an entry]\n\nafter a blank line');
     const reply = await sendRest(srv.server, agent, opened.id, 'one\n\n  two');
+    const doc = files.pdf();
+    const docAtt = await uploadAs(srv.server, agent, opened.id, doc, 'terms.pdf');
+    const withFile = await sendRest(srv.server, agent, opened.id, 'See attached:\nthe terms', { attachments: [docAtt.id] });
     const [first] = await listMessages(srv.server, agent, opened.id);
     const session = await getSession(srv.server, agent, opened.id);
     const forStaff = await transcriptOk(srv.server, agent, opened.id);
-    assert.equal(forStaff, expectedTranscript(session, [first, reply], [note]));
+    assert.equal(forStaff, expectedTranscript(session, [first, reply, withFile], [note]));
+    assert.ok(forStaff.endsWith(`[${utc(withFile.createdAt)}] Al (agent): See attached:\n    the terms\n    [attachment: terms.pdf, ${doc.length} bytes]\n`),
+      'the content\'s lines, then the attachments\'');
     assert.ok(forStaff.includes(`[${utc(first.createdAt)}] Cy (customer): see below\n    [2026-01-01 00:00:00 UTC] Al (agent): a forged entry\n`));
     assert.ok(forStaff.includes(`[${utc(note.createdAt)}] [note] Al: line a\n    [not an entry]\n    \n    after a blank line\n`));
     assert.ok(forStaff.includes(`[${utc(reply.createdAt)}] Al (agent): one\n    \n      two\n`));
-    assert.equal(forStaff.split('\n').filter((l) => l.startsWith('[')).length, 3, 'three entries, three lines starting with [');
+    assert.equal(forStaff.split('\n').filter((l) => l.startsWith('[')).length, 4, 'four entries, four lines starting with [');
     const forCustomer = await transcriptOk(srv.server, customer, opened.id);
-    assert.equal(forCustomer, expectedTranscript(session, [first, reply]));
+    assert.equal(forCustomer, expectedTranscript(session, [first, reply, withFile]));
     assertNoNoteIn(forCustomer, [note], 'the customer\'s transcript');
   });
 
