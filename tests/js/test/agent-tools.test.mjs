@@ -775,7 +775,7 @@ describe('transcripts', () => {
     await noteRest(srv.server, agent, opened.id, 'note ✓ ≠ ∑ 日本語');
     await sendRest(srv.server, customer, opened.id, '𝄞 music\nسطر ثان');
     await closeRest(srv.server, customer, opened.id);
-    const rated = await expectStatus(rateRest(srv.server, customer, opened.id, { score: 5, comment: 'Très bien 🌟 ممتاز' }), 200, 'rate:');
+    const rated = await expectStatus(rateRest(srv.server, customer, opened.id, { score: 5, comment: 'Très bien 🌟 "wow" ممتاز' }), 200, 'rate:');
     const messages = await listMessages(srv.server, agent, opened.id);
     const notes = await notesOf(srv.server, agent, opened.id);
 
@@ -784,7 +784,7 @@ describe('transcripts', () => {
     const forStaff = await getTranscript(srv.server, agent, opened.id);
     assert.ok(forStaff.bytes.equals(Buffer.from(expectedTranscript(rated, messages, notes), 'utf8')), `the staff's bytes:\n${forStaff.text}`);
     assert.ok(forStaff.text.includes('Customer: Zoë Ñúñez 👩‍💻\nAgent: محمد الأمين\n'));
-    assert.ok(forStaff.text.includes('Rating: 5/5 "Très bien 🌟 ممتاز"\n'));
+    assert.ok(forStaff.text.includes('Rating: 5/5 "Très bien 🌟 "wow" ممتاز"\n'), 'the comment in double quotes, as written');
     assert.ok(forStaff.text.includes('] [note] محمد الأمين: note ✓ ≠ ∑ 日本語\n'));
     assert.ok(forStaff.text.includes('(customer): 𝄞 music\n    سطر ثان\n'));
     await transcriptOk(srv.server, agent, opened.id);
