@@ -130,6 +130,55 @@ describe('private notes', () => {
     assertNoNoteReached(customer.socket, [atLimit, emojiAtLimit]);
   });
 
+  it('checks that content is a string before anything else, its emptiness and length after access; reads content only (no message/text aliases)', async () => {
+    const tenant = uniqueId('t');
+    const customer = await online(srv.server, 'customer', tenant);
+    const session = await openSession(srv.server, customer.user, { message: 'hello' });
+    const other = await online(srv.server, 'customer', tenant);
+    const outsider = await online(srv.server, 'agent', uniqueId('t'));
+    const agent = await online(srv.server, 'agent', tenant);
+    // Not a string: invalid_payload, whoever asks.
+    for (const o of [customer, other, outsider]) {
+      for (const content of [null, 42, undefined]) {
+        await expectError(o.socket, 'invalid_payload', 'add-note', { sessionId: session.id, content });
+      }
+    }
+    // A string, but empty or too long: access first.
+    for (const content of ['', '   ', 'x'.repeat(MAX_LEN + 1)]) {
+      await expectError(customer.socket, 'forbidden', 'add-note', { sessionId: session.id, content });
+      await expectError(other.socket, 'not_found', 'add-note', { sessionId: session.id, content });
+      await expectError(outsider.socket, 'not_found', 'add-note', { sessionId: session.id, content });
+      await expectRestError(addNoteRest(srv.server, customer.user, session.id, content), 403, 'forbidden', `customer, ${content.length} characters:`);
+    }
+    // Only `content`: send-message's aliases are not read.
+    await expectError(agent.socket, 'invalid_payload', 'add-note', { sessionId: session.id, message: 'an alias' });
+    await expectError(agent.socket, 'invalid_payload', 'add-note', { sessionId: session.id, text: 'an alias' });
+    await expectRestError(api(srv.server, agent.user, 'POST', `/api/chat/sessions/${session.id}/notes`, { body: { message: 'an alias' } }),
+      INVALID, 'invalid_payload', 'REST alias:');
+    assert.deepEqual(await notesOf(srv.server, agent.user, session.id), []);
+  });
+
+  it('gives a staff socket that joins while notes are being written on the same node each note once: in its join ack or as note-added', async () => {
+    const tenant = uniqueId('t');
+    const customer = makeUser('customer', { tenant });
+    const session = await openSession(srv.server, customer, { message: 'hello' });
+    const writer = makeUser('agent', { tenant });
+    for (let round = 0; round < 5; round += 1) {
+      const joiner = await online(srv.server, 'agent', tenant);
+      const [written, joined] = await Promise.all([
+        Promise.all(range(15).map((i) => noteRest(srv.server, writer, session.id, `round ${round} note ${i}`))),
+        ok(joiner.socket, 'join-session', { sessionId: session.id }),
+      ]);
+      const mine = new Set(written.map((n) => n.id));
+      const inAck = joined.notes.filter((n) => mine.has(n.id)).map((n) => n.id);
+      const missing = written.filter((n) => !inAck.includes(n.id));
+      for (const note of missing) await waitFor(joiner.socket, 'note-added', { filter: (n) => n.id === note.id });
+      await expectNo(joiner.socket, 'note-added', 300);
+      const events = received(joiner.socket, 'note-added').map((n) => n.id);
+      assert.deepEqual([...inAck, ...events].sort(), [...mine].sort(), `round ${round}: each note once, in the ack (${inAck.length}) or as note-added (${events.length})`);
+    }
+  });
+
   it('sends note-added once to each staff socket that joined the session, and to no socket that did not or that left', async () => {
     const tenant = uniqueId('t');
     const customer = await online(srv.server, 'customer', tenant, makeUser('customer', { tenant, name: 'Cus' }));
@@ -420,6 +469,9 @@ describe('ratings', () => {
       await expectError(c.socket, 'invalid_payload', 'rate-session', { sessionId: session.id, ...body });
       await expectRestError(rateRest(srv.server, customer, session.id, body), INVALID, 'invalid_payload', `rate ${JSON.stringify(body).slice(0, 60)}:`);
     }
+    // 4.0 is a number with a fraction in JSON (JSON.stringify would write 4): refused as not an integer.
+    await expectRestError(api(srv.server, customer, 'POST', `/api/chat/sessions/${session.id}/rating`,
+      { rawBody: '{"score": 4.0}', headers: { 'content-type': 'application/json' } }), INVALID, 'invalid_payload', 'score 4.0:');
     await expectError(c.socket, 'invalid_payload', 'rate-session', { score: 4 });
     await expectError(c.socket, 'invalid_payload', 'rate-session', 'not an object');
     // Ratings disabled: forbidden, before the payload and the state are looked at.
@@ -660,7 +712,22 @@ describe('canned responses', () => {
     await expectRestError(api(srv.server, admin, 'DELETE', cannedPath(UNKNOWN_ID)), 404, 'not_found', 'unknown DELETE:');
     await expectRestError(api(srv.server, outsider, 'PATCH', cannedPath(item.id), { body: { shortcut: 'mine' } }), 404, 'not_found', 'other tenant PATCH to the same shortcut:');
 
+    // Checks in order: role, body, id.
+    await expectRestError(api(srv.server, agent, 'PATCH', cannedPath(item.id), { body: { shortcut: 'BAD' } }), 403, 'forbidden', 'agent, bad body:');
+    await expectRestError(api(srv.server, customer, 'POST', CANNED, { body: { shortcut: 'BAD' } }), 403, 'forbidden', 'customer, bad body:');
+    await expectRestError(api(srv.server, outsider, 'PATCH', cannedPath(item.id), { body: { shortcut: 'BAD' } }), INVALID, 'invalid_payload', 'other tenant, bad body:');
+    await expectRestError(api(srv.server, admin, 'PATCH', cannedPath(UNKNOWN_ID), { body: { content: 'x'.repeat(MAX_LEN + 1) } }), 413, 'message_too_long', 'unknown id, long body:');
+
     assert.deepEqual(await cannedList(srv.server, agent), [item], 'nothing changed, and agents read');
+  });
+
+  it('ignores unknown keys in a PATCH', async () => {
+    const admin = makeUser('admin', { tenant: uniqueId('t') });
+    const item = await createCanned(srv.server, admin, { shortcut: 'keys', content: 'keys' });
+    assert.deepEqual(await patchCanned(srv.server, admin, item.id, { color: 'red' }), item);
+    const changed = await patchCanned(srv.server, admin, item.id, { color: 'red', title: 'Keys' });
+    assertCannedResponse(changed, { id: item.id, shortcut: 'keys', title: 'Keys', content: 'keys' });
+    assert.deepEqual(await cannedList(srv.server, admin), [changed]);
   });
 });
 
@@ -816,6 +883,46 @@ describe('transcripts', () => {
     assertNoNoteIn(forCustomer, [note], 'the customer\'s transcript');
   });
 
+  it('turns \\r\\n and \\r into new lines (indented), and keeps names, the subject and the rating comment on one line', async () => {
+    const tenant = uniqueId('t');
+    const customer = makeUser('customer', { tenant, name: 'Ada\nLovelace' });
+    const agent = makeUser('agent', { tenant, name: 'Grace\nHopper' });
+    const opened = await openSession(srv.server, customer, { subject: 'two\nlines', message: 'a\r\nb\rc' });
+    await take(srv.server, agent, opened.id);
+    const reply = await sendRest(srv.server, agent, opened.id, 'ok\r\nthen');
+    const note = await noteRest(srv.server, agent, opened.id, 'n1\rn2');
+    await closeRest(srv.server, customer, opened.id);
+    await expectStatus(rateRest(srv.server, customer, opened.id, { score: 4, comment: 'good\nvery good' }), 200, 'rate:');
+    const session = await getSession(srv.server, agent, opened.id);
+    const [first] = await listMessages(srv.server, agent, opened.id);
+    const text = await transcriptOk(srv.server, agent, opened.id);
+    assert.equal(text,
+      'Subject: two lines\n' +
+      'Customer: Ada Lovelace\n' +
+      'Agent: Grace Hopper\n' +
+      `Opened: ${utc(session.createdAt)}\n` +
+      `Closed: ${utc(session.closedAt)}\n` +
+      'Rating: 4/5 "good very good"\n' +
+      '\n' +
+      `[${utc(first.createdAt)}] Ada Lovelace (customer): a\n    b\n    c\n` +
+      `[${utc(reply.createdAt)}] Grace Hopper (agent): ok\n    then\n` +
+      `[${utc(note.createdAt)}] [note] Grace Hopper: n1\n    n2\n`);
+  });
+
+  it('names the current agent in the header: - once the session is back in the queue, the new agent once taken again', async () => {
+    const tenant = uniqueId('t');
+    const customer = makeUser('customer', { tenant, name: 'Cus' });
+    const opened = await openSession(srv.server, customer, { message: 'hi' });
+    const first = await online(srv.server, 'agent', tenant, makeUser('agent', { tenant, name: 'First' }));
+    await ok(first.socket, 'join-session', { sessionId: opened.id });
+    const headerLine = async () => (await transcriptOk(srv.server, customer, opened.id)).split('\n')[2];
+    assert.equal(await headerLine(), 'Agent: First');
+    await ok(first.socket, 'transfer-session', { sessionId: opened.id });
+    assert.equal(await headerLine(), 'Agent: -', 'back in the queue: no agent');
+    await take(srv.server, makeUser('agent', { tenant, name: 'Second' }), opened.id);
+    assert.equal(await headerLine(), 'Agent: Second');
+  });
+
   it('is for the session\'s customer and the tenant\'s staff only: another customer, another tenant, an unknown session: not_found', async () => {
     const tenant = uniqueId('t');
     const customer = makeUser('customer', { tenant });
@@ -931,6 +1038,7 @@ describe('transcripts: a long session', () => {
     assert.equal(res.status, 200, res.text.slice(0, 300));
     assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
     assert.equal(res.headers['content-disposition'], `attachment; filename="session-${opened.id}.txt"`);
+    assert.equal(res.headers['content-length'], undefined, 'streamed: no Content-Length (the server cannot know it without holding the text)');
     const growth = res.peakRss - baseline;
     t.diagnostic(`transcript ${(res.bytes / 1048576).toFixed(1)} MiB in ${res.chunks} chunks; server RSS ${(baseline / 1048576).toFixed(1)} MiB before, ` +
       `peak ${(res.peakRss / 1048576).toFixed(1)} MiB while streaming (+${(growth / 1048576).toFixed(1)} MiB)`);
@@ -1151,10 +1259,29 @@ describe('reports', () => {
       { bucket: 'week' }, { bucket: 'hours' }, { bucket: 'minute' }, { bucket: '1h' },
       { from: 'yesterday' }, { to: 'now' }, { from: '2026-13-01T00:00:00Z' }, { from: '2026-11-30T25:00:00Z' },
       { from: '2026-11-30T10:00:00' }, { from: '2026-11-30' }, { from: '1700000000' }, { to: 'Mon, 30 Nov 2026 10:00:00 GMT' },
+      { from: '' }, { to: '' }, { from: '', to: '' }, { bucket: 'day', from: '' },
     ];
     for (const params of refused) {
       await expectRestError(getReport(srv.server, agent, params), INVALID, 'invalid_payload', `report ${JSON.stringify(params)}:`);
     }
+  });
+
+  it('counts a session assigned once, at its first assignment, however often it goes back to the queue and is taken again', async () => {
+    const tenant = uniqueId('t');
+    const customer = makeUser('customer', { tenant });
+    const opened = await openSession(srv.server, customer, { message: 'hi' });
+    const a = await online(srv.server, 'agent', tenant);
+    const firstTake = (await ok(a.socket, 'join-session', { sessionId: opened.id })).session;
+    await ok(a.socket, 'transfer-session', { sessionId: opened.id });
+    const b = makeUser('agent', { tenant });
+    const retaken = await take(srv.server, b, opened.id);
+    assert.equal(retaken.assignedAt, firstTake.assignedAt, 'assignedAt is the first');
+    const body = await defaultReport(srv.server, b, {}, HOUR);
+    assert.equal(total(body, 'assigned'), 1, 'assigned once');
+    assert.equal(total(body, 'opened'), 1);
+    const bucket = body.buckets.find((x) => x.start === iso(floorTo(Date.parse(firstTake.assignedAt), HOUR)));
+    assert.equal(bucket.assigned, 1);
+    assertMean(bucket.avgWaitSeconds, (Date.parse(firstTake.assignedAt) - Date.parse(opened.createdAt)) / 1000, 3, 'the first wait');
   });
 
   it('is for staff only: customers forbidden, no token unauthorized', async () => {
