@@ -1,5 +1,5 @@
 // The REST side of docs/protocol.md §6, through Node's fetch, plus the shape checks
-// (Session, Message, Stats, errors) shared by every test file.
+// (Session, Message, Stats, errors; v1.3: Rating, Note, CannedResponse) shared by every test file.
 
 import assert from 'node:assert/strict';
 
@@ -91,7 +91,7 @@ export function assertUserRef(value, expected, what = 'UserRef') {
 }
 
 const SESSION_KEYS = ['agent', 'assignedAt', 'closedAt', 'closedBy', 'createdAt', 'customer', 'id', 'lastMessageAt',
-  'queue', 'status', 'subject', 'unreadCount'].sort();
+  'queue', 'rating', 'status', 'subject', 'unreadCount'].sort();
 
 /** Checks every field of a Session; `expected` holds the values that must match exactly. */
 export function assertSession(session, expected = {}) {
@@ -115,8 +115,64 @@ export function assertSession(session, expected = {}) {
   } else {
     assert.equal(session.queue, null, `only a pending session has a queue: ${JSON.stringify(session)}`);
   }
+  // v1.3 (§10): the customer's rating, on every Session; only a closed session has one.
+  assert.ok('rating' in session, `every Session has rating (null or a Rating): ${JSON.stringify(session)}`);
+  if (session.rating !== null) {
+    assertRating(session.rating, undefined, 'session.rating');
+    assert.equal(session.status, 'closed', `only a closed session is rated: ${JSON.stringify(session)}`);
+  }
   for (const [key, value] of Object.entries(expected)) {
     assert.deepEqual(session[key], value, `session.${key}`);
+  }
+}
+
+// ---------------------------------------------------------------- agent tools (v1.3, §10)
+
+const RATING_KEYS = ['comment', 'createdAt', 'score'];
+
+/** Rating = { score: 1..5, comment: string | null, createdAt }; `expected` holds exact values. */
+export function assertRating(rating, expected = {}, what = 'Rating') {
+  assert.deepEqual(Object.keys(rating ?? {}).sort(), RATING_KEYS, `${what} should be { score, comment, createdAt }: ${JSON.stringify(rating)}`);
+  assert.ok(Number.isInteger(rating.score) && rating.score >= 1 && rating.score <= 5, `${what}.score should be an integer 1..5: ${rating.score}`);
+  assert.ok(rating.comment === null || (typeof rating.comment === 'string' && rating.comment.length > 0),
+    `${what}.comment should be null or a non-empty string: ${JSON.stringify(rating.comment)}`);
+  assertTimestamp(rating.createdAt, `${what}.createdAt`);
+  for (const [key, value] of Object.entries(expected ?? {})) {
+    assert.deepEqual(rating[key], value, `${what}.${key}`);
+  }
+}
+
+const NOTE_KEYS = ['author', 'content', 'createdAt', 'id', 'sessionId'];
+
+/** Note = { id, sessionId, author: UserRef, content, createdAt } (no seq: a note is not a message). */
+export function assertNote(note, expected = {}) {
+  assert.deepEqual(Object.keys(note ?? {}).sort(), NOTE_KEYS, `Note fields: ${JSON.stringify(note)}`);
+  assert.match(note.id, UUID_V7, 'note.id should be a UUID v7');
+  assert.equal(typeof note.sessionId, 'string');
+  assertUserRef(note.author, undefined, 'note.author');
+  assert.ok(['agent', 'admin'].includes(note.author.role), `a note's author is staff: ${JSON.stringify(note.author)}`);
+  assert.equal(typeof note.content, 'string');
+  assert.ok(note.content.length > 0, 'note.content is not empty');
+  assertTimestamp(note.createdAt, 'note.createdAt');
+  for (const [key, value] of Object.entries(expected)) {
+    assert.deepEqual(note[key], value, `note.${key}`);
+  }
+}
+
+const CANNED_KEYS = ['content', 'id', 'shortcut', 'title', 'updatedAt'];
+
+/** CannedResponse = { id, shortcut, title: string | null, content, updatedAt }. */
+export function assertCannedResponse(canned, expected = {}) {
+  assert.deepEqual(Object.keys(canned ?? {}).sort(), CANNED_KEYS, `CannedResponse fields: ${JSON.stringify(canned)}`);
+  assert.match(canned.id, UUID_V7, 'cannedResponse.id should be a UUID v7');
+  assert.match(canned.shortcut, /^[a-z0-9_-]{1,32}$/, 'cannedResponse.shortcut');
+  assert.ok(canned.title === null || (typeof canned.title === 'string' && canned.title.length > 0),
+    `cannedResponse.title should be null or a non-empty string: ${JSON.stringify(canned.title)}`);
+  assert.equal(typeof canned.content, 'string');
+  assert.ok(canned.content.length > 0, 'cannedResponse.content is not empty');
+  assertTimestamp(canned.updatedAt, 'cannedResponse.updatedAt');
+  for (const [key, value] of Object.entries(expected)) {
+    assert.deepEqual(canned[key], value, `cannedResponse.${key}`);
   }
 }
 
@@ -188,14 +244,22 @@ export function assertAttachment(attachment, expected = {}) {
   }
 }
 
-const STATS_KEYS = ['activeSessions', 'availableAgents', 'avgFirstResponseSeconds', 'avgWaitSeconds', 'closedToday',
-  'generatedAt', 'messagesToday', 'onlineAgents', 'onlineCustomers', 'pendingSessions'].sort();
+const STATS_KEYS = ['activeSessions', 'availableAgents', 'avgFirstResponseSeconds', 'avgRatingToday', 'avgWaitSeconds', 'closedToday',
+  'generatedAt', 'messagesToday', 'onlineAgents', 'onlineCustomers', 'pendingSessions', 'ratingsToday'].sort();
 
 export function assertStats(stats, expected = {}) {
   assert.deepEqual(Object.keys(stats ?? {}).sort(), STATS_KEYS, `Stats fields: ${JSON.stringify(stats)}`);
   for (const key of ['pendingSessions', 'activeSessions', 'closedToday', 'messagesToday', 'onlineAgents', 'onlineCustomers',
-    'availableAgents']) {
+    'availableAgents', 'ratingsToday']) {
     assert.ok(Number.isInteger(stats[key]) && stats[key] >= 0, `stats.${key} should be a count: ${stats[key]}`);
+  }
+  // v1.3 (§10): the mean score of today's ratings (2 decimals), null exactly when there is none.
+  if (stats.ratingsToday === 0) {
+    assert.equal(stats.avgRatingToday, null, `no rating today: avgRatingToday is null: ${JSON.stringify(stats)}`);
+  } else {
+    assert.ok(typeof stats.avgRatingToday === 'number' && stats.avgRatingToday >= 1 && stats.avgRatingToday <= 5,
+      `stats.avgRatingToday should be a mean score 1..5: ${JSON.stringify(stats)}`);
+    assert.equal(Math.round(stats.avgRatingToday * 100) / 100, stats.avgRatingToday, 'stats.avgRatingToday: at most 2 decimals');
   }
   for (const key of ['avgWaitSeconds', 'avgFirstResponseSeconds']) {
     assert.ok(stats[key] === null || (typeof stats[key] === 'number' && stats[key] >= 0), `stats.${key}: ${stats[key]}`);
