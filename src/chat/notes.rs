@@ -48,12 +48,7 @@ async fn session_for_staff(
     user: &User,
     session_id: &str,
 ) -> AppResult<entities::session::Model> {
-    let row = sessions::find(db, user, session_id)
-        .await
-        .map_err(|err| match err {
-            AppError::Forbidden(_) => AppError::session_not_found(),
-            other => other,
-        })?;
+    let row = sessions::find_hidden(db, user, session_id).await?;
     if !user.role.is_staff() {
         return Err(AppError::Forbidden(
             "only agents and admins see notes".into(),

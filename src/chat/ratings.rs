@@ -59,12 +59,7 @@ pub async fn rate(
     req: RateRequest,
 ) -> AppResult<Changed<SessionView>> {
     // Another customer's session: as unknown.
-    let row = sessions::find(db, user, &req.session_id)
-        .await
-        .map_err(|err| match err {
-            AppError::Forbidden(_) => AppError::session_not_found(),
-            other => other,
-        })?;
+    let row = sessions::find_hidden(db, user, &req.session_id).await?;
     if user.role != Role::Customer {
         return Err(AppError::Forbidden(
             "only the session's customer may rate it".into(),

@@ -30,6 +30,19 @@ pub async fn find(db: &impl ConnectionTrait, user: &User, id: &str) -> AppResult
     Ok(row)
 }
 
+/// [`find`], where another customer's session is `not_found` too (the
+/// agent tools: a customer cannot learn that a session exists).
+pub async fn find_hidden(
+    db: &impl ConnectionTrait,
+    user: &User,
+    id: &str,
+) -> AppResult<session::Model> {
+    find(db, user, id).await.map_err(|err| match err {
+        AppError::Forbidden(_) => AppError::session_not_found(),
+        other => other,
+    })
+}
+
 /// A session the user may send to, mark read or close
 /// ([`access::ensure_participant`]).
 pub async fn find_participant(

@@ -35,13 +35,7 @@ pub async fn transcript(
     user: &User,
     session_id: &str,
 ) -> AppResult<(String, impl Stream<Item = AppResult<Bytes>> + use<>)> {
-    let row = sessions::find(db, user, session_id).await.map_err(|err| {
-        match err {
-            // Another customer's session: as unknown.
-            crate::error::AppError::Forbidden(_) => crate::error::AppError::session_not_found(),
-            other => other,
-        }
-    })?;
+    let row = sessions::find_hidden(db, user, session_id).await?;
     let session = users::session_view(db, &row).await?;
     let notes: VecDeque<NoteView> = if user.role.is_staff() {
         notes::of_session(db, &row.id).await?.into()
