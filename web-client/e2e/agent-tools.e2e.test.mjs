@@ -11,46 +11,26 @@
 // tools (../target/debug/switchboard or SWITCHBOARD_BIN) and `chromium` on PATH)
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import { chromiumPath } from '../test-support/chromium.js';
-import { startServer, webClientDir } from '../test-support/switchboardServer.js';
+import { artifacts, browserSuite } from '../test-support/browserSuite.js';
 
-const artifacts = path.resolve(webClientDir, '../test-artifacts');
-const distDir = path.join(webClientDir, 'dist');
 const T = 15_000;
 
 /** @typedef {import('playwright-core').Page} Page */
 /** @typedef {import('playwright-core').BrowserContext} Context */
 
-/** @type {Awaited<ReturnType<typeof startServer>>} */
+/** @type {Awaited<ReturnType<typeof import('../test-support/switchboardServer.js').startServer>>} */
 let server;
 /** @type {import('playwright-core').Browser} */
 let browser;
-/** Every page of the running test, for screenshots when it fails. */
-let openPages = /** @type {Map<string, Page>} */ (new Map());
-/** What the pages' Content-Security-Policy refused: the client must need nothing it forbids. */
-let cspViolations = /** @type {string[]} */ ([]);
-
-before(async () => {
-  assert.ok(existsSync(path.join(distDir, 'index.html')), 'dist/ is missing: run npm run build');
-  mkdirSync(artifacts, { recursive: true });
-  server = await startServer({ staticDir: distDir });
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  if (server) {
-    writeFileSync(path.join(artifacts, 'e2e-agent-tools-server.log'), server.log);
-    await server.stop();
-  }
+const suite = browserSuite({
+  label: 'agent-tools',
+  checkCsp: true,
+  ready: (started, launched) => {
+    server = started;
+    browser = launched;
+  },
 });
 
 /**
@@ -66,24 +46,7 @@ after(async () => {
  * @param {(open: Open) => Promise<void>} scenario
  */
 function scenarioTest(name, scenario) {
-  test(name, { timeout: 180_000 }, async (t) => {
-    openPages = new Map();
-    cspViolations = [];
-    const contexts = /** @type {Context[]} */ ([]);
-    t.after(async () => {
-      for (const context of contexts) await context.close().catch(() => {});
-    });
-    try {
-      await scenario((who) => openAs(contexts, who));
-      assert.deepEqual(cspViolations, []);
-    } catch (err) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
-      for (const [who, page] of openPages) {
-        await page.screenshot({ path: path.join(artifacts, `e2e-agent-tools-failure-${slug}-${who}.png`) }).catch(() => {});
-      }
-      throw err;
-    }
-  });
+  suite.scenarioTest(name, (contexts) => scenario((who) => openAs(contexts, who)));
 }
 
 let tenantCounter = 0;
@@ -108,20 +71,13 @@ async function openAs(contexts, { tenant, role, name, pathname, context: shared 
     contexts.push(context);
   }
   const page = await context.newPage();
-  let label = name.split(' ')[0].toLowerCase();
-  while (openPages.has(label)) label += "'";
-  openPages.set(label, page);
-  page.on('pageerror', (err) => console.error(`[${label}] page error:`, err));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') console.error(`[${label}] console error: ${msg.text()}`);
-    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`[${label}] ${msg.text()}`);
-  });
+  suite.watch(page, name.split(' ')[0].toLowerCase());
   await page.goto(`${server.url}${pathname}?token=${encodeURIComponent(token)}`);
   return { page, token, id, context };
 }
 
 /** @param {Page} page @param {string} name */
-const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `e2e-agent-tools-${name}.png`) });
+const shot = suite.shot;
 
 /** @param {Page} page */
 const connected = (page) => page.locator('[data-testid="connection-status"][data-status="connected"]').first().waitFor({ timeout: T });
@@ -240,7 +196,7 @@ scenarioTest('an agent writes a note the customer never sees, while a reply reac
   await shot(ana, '02-widget-no-note');
   // (The widget takes ?token= out of the address, so a reload would sign out: a new tab with it.)
   const again = await customer.context.newPage();
-  openPages.set('ana-again', again);
+  suite.watch(again, 'ana-again');
   await again.goto(`${server.url}/widget?token=${encodeURIComponent(customer.token)}`);
   await connected(again);
   await seeMessage(again, 'Your refund is on its way.');
@@ -250,7 +206,7 @@ scenarioTest('an agent writes a note the customer never sees, while a reply reac
   // The agent's dashboard opened again: the note comes back with the join, at its place.
   await bo.close();
   const bo2 = await agent.context.newPage();
-  openPages.set('bo-again', bo2);
+  suite.watch(bo2, 'bo-again');
   await bo2.goto(`${server.url}/dashboard?token=${encodeURIComponent(agent.token)}`);
   await connected(bo2);
   await bo2.getByTestId('session-item').filter({ hasText: 'Ana Customer' }).click();

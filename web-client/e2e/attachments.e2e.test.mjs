@@ -11,47 +11,28 @@
 // `chromium` on PATH)
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import { chromiumPath } from '../test-support/chromium.js';
+import { artifacts, browserSuite, distDir } from '../test-support/browserSuite.js';
 import { makePdf, makePng } from '../test-support/files.js';
-import { startServer, webClientDir } from '../test-support/switchboardServer.js';
+import { startServer } from '../test-support/switchboardServer.js';
 
-const artifacts = path.resolve(webClientDir, '../test-artifacts');
-const distDir = path.join(webClientDir, 'dist');
 const T = 15_000;
 
 /** @typedef {Awaited<ReturnType<typeof startServer>>} Server */
 /** @typedef {import('playwright-core').Page} Page */
 
-/** @type {Server} */
+/** @type {Awaited<ReturnType<typeof import('../test-support/switchboardServer.js').startServer>>} */
 let server;
 /** @type {import('playwright-core').Browser} */
 let browser;
-/** Every page of the running test, for screenshots when it fails. */
-let openPages = /** @type {Map<string, Page>} */ (new Map());
-/** What the pages' Content-Security-Policy refused: the client must need nothing it forbids. */
-let cspViolations = /** @type {string[]} */ ([]);
-
-before(async () => {
-  assert.ok(existsSync(path.join(distDir, 'index.html')), 'dist/ is missing: run npm run build');
-  mkdirSync(artifacts, { recursive: true });
-  server = await startServer({ staticDir: distDir });
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  if (server) {
-    writeFileSync(path.join(artifacts, 'e2e-attachments-server.log'), server.log);
-    await server.stop();
-  }
+const suite = browserSuite({
+  label: 'attachments',
+  checkCsp: true,
+  ready: (started, launched) => {
+    server = started;
+    browser = launched;
+  },
 });
 
 /**
@@ -67,24 +48,7 @@ after(async () => {
  * @param {(open: Open) => Promise<void>} scenario
  */
 function scenarioTest(name, scenario) {
-  test(name, { timeout: 180_000 }, async (t) => {
-    openPages = new Map();
-    cspViolations = [];
-    const contexts = /** @type {import('playwright-core').BrowserContext[]} */ ([]);
-    t.after(async () => {
-      for (const context of contexts) await context.close().catch(() => {});
-    });
-    try {
-      await scenario((where, role, name, pathname) => openAs(contexts, where, role, name, pathname));
-      assert.deepEqual(cspViolations, []);
-    } catch (err) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
-      for (const [who, page] of openPages) {
-        await page.screenshot({ path: path.join(artifacts, `e2e-attachments-failure-${slug}-${who}.png`) }).catch(() => {});
-      }
-      throw err;
-    }
-  });
+  suite.scenarioTest(name, (contexts) => scenario((where, role, name, pathname) => openAs(contexts, where, role, name, pathname)));
 }
 
 let tenantCounter = 0;
@@ -104,19 +68,13 @@ async function openAs(contexts, { server: on, tenant }, role, name, pathname) {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
   contexts.push(context);
   const page = await context.newPage();
-  const label = name.split(' ')[0].toLowerCase();
-  openPages.set(label, page);
-  page.on('pageerror', (err) => console.error(`[${label}] page error:`, err));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') console.error(`[${label}] console error: ${msg.text()}`);
-    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`[${label}] ${msg.text()}`);
-  });
+  suite.watch(page, name.split(' ')[0].toLowerCase());
   await page.goto(`${on.url}${pathname}?token=${encodeURIComponent(token)}`);
   return { page, token, id };
 }
 
 /** @param {Page} page @param {string} name */
-const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `e2e-attachments-${name}.png`) });
+const shot = suite.shot;
 
 /** @param {Page} page */
 const connected = (page) => page.locator('[data-testid="connection-status"][data-status="connected"]').first().waitFor({ timeout: T });

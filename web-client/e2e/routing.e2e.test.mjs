@@ -9,41 +9,21 @@
 // (../target/debug/switchboard or SWITCHBOARD_BIN) and `chromium` on PATH)
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
-import { chromiumPath } from '../test-support/chromium.js';
-import { startServer, webClientDir } from '../test-support/switchboardServer.js';
+import { artifacts, browserSuite } from '../test-support/browserSuite.js';
 
-const artifacts = path.resolve(webClientDir, '../test-artifacts');
-const distDir = path.join(webClientDir, 'dist');
 const T = 15_000;
 
-/** @type {Awaited<ReturnType<typeof startServer>>} */
+/** @type {Awaited<ReturnType<typeof import('../test-support/switchboardServer.js').startServer>>} */
 let server;
 /** @type {import('playwright-core').Browser} */
 let browser;
-/** Every page of the running test, for screenshots when it fails. */
-let openPages = /** @type {Map<string, import('playwright-core').Page>} */ (new Map());
-
-before(async () => {
-  assert.ok(existsSync(path.join(distDir, 'index.html')), 'dist/ is missing: run npm run build');
-  mkdirSync(artifacts, { recursive: true });
-  server = await startServer({ staticDir: distDir });
-  browser = await chromium.launch({
-    executablePath: chromiumPath(),
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-  if (server) {
-    writeFileSync(path.join(artifacts, 'e2e-routing-server.log'), server.log);
-    await server.stop();
-  }
+const suite = browserSuite({
+  label: 'routing',
+  checkCsp: false,
+  ready: (started, launched) => {
+    server = started;
+    browser = launched;
+  },
 });
 
 /**
@@ -58,22 +38,7 @@ after(async () => {
  * @param {(open: Open) => Promise<void>} scenario
  */
 function scenarioTest(name, scenario) {
-  test(name, { timeout: 180_000 }, async (t) => {
-    openPages = new Map();
-    const contexts = /** @type {import('playwright-core').BrowserContext[]} */ ([]);
-    t.after(async () => {
-      for (const context of contexts) await context.close().catch(() => {});
-    });
-    try {
-      await scenario((who) => openAs(contexts, who));
-    } catch (err) {
-      const slug = name.replace(/[^a-z0-9]+/gi, '-').slice(0, 40);
-      for (const [who, page] of openPages) {
-        await page.screenshot({ path: path.join(artifacts, `e2e-routing-failure-${slug}-${who}.png`) }).catch(() => {});
-      }
-      throw err;
-    }
-  });
+  suite.scenarioTest(name, (contexts) => scenario((who) => openAs(contexts, who)));
 }
 
 let tenantCounter = 0;
@@ -92,18 +57,13 @@ async function openAs(contexts, { tenant, role, name, pathname, viewport = { wid
   const context = await browser.newContext({ viewport });
   contexts.push(context);
   const page = await context.newPage();
-  const label = name.split(' ')[0].toLowerCase();
-  openPages.set(label, page);
-  page.on('pageerror', (err) => console.error(`[${label}] page error:`, err));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') console.error(`[${label}] console error: ${msg.text()}`);
-  });
+  suite.watch(page, name.split(' ')[0].toLowerCase());
   await page.goto(`${server.url}${pathname}?token=${encodeURIComponent(token)}`);
   return { page, token, id: sub };
 }
 
 /** @param {import('playwright-core').Page} page @param {string} name */
-const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `e2e-routing-${name}.png`) });
+const shot = suite.shot;
 
 /** @param {import('playwright-core').Page} page */
 const connected = (page) => page.locator('[data-testid="connection-status"][data-status="connected"]').first().waitFor({ timeout: T });
