@@ -9,7 +9,7 @@
 // (../target/debug/switchboard or SWITCHBOARD_BIN) and `chromium` on PATH)
 
 import assert from 'node:assert/strict';
-import { artifacts, browserSuite } from '../test-support/browserSuite.js';
+import { browserSuite } from '../test-support/browserSuite.js';
 
 const T = 15_000;
 
