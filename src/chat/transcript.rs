@@ -8,12 +8,12 @@ use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
 use chrono::{TimeZone, Utc};
-use entities::{attachment, message};
+use entities::{attachment, message, note, session};
 use futures_util::Stream;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::attachments::of_messages_query;
-use super::views::{NoteView, SessionView};
+use super::views::SessionView;
 use super::{User, notes, sessions, users};
 use crate::error::AppResult;
 
@@ -37,8 +37,8 @@ pub async fn transcript(
 ) -> AppResult<(String, impl Stream<Item = AppResult<Bytes>> + use<>)> {
     let row = sessions::find_hidden(db, user, session_id).await?;
     let session = users::session_view(db, &row).await?;
-    let notes: VecDeque<NoteView> = if user.role.is_staff() {
-        notes::of_session(db, &row.id).await?.into()
+    let notes: VecDeque<note::Model> = if user.role.is_staff() {
+        notes::list_query(&row.id).all(db).await?.into()
     } else {
         VecDeque::new()
     };
@@ -48,7 +48,7 @@ pub async fn transcript(
         session_id: row.id.clone(),
         after_seq: 0,
         notes,
-        header: Some(header(&session)),
+        header: Some(header(&row, &session)),
         done: false,
     };
     Ok((name, futures_util::stream::unfold(state, next_chunk)))
@@ -59,7 +59,7 @@ struct Pages {
     session_id: String,
     after_seq: i64,
     /// The notes not written yet, oldest first.
-    notes: VecDeque<NoteView>,
+    notes: VecDeque<note::Model>,
     header: Option<String>,
     done: bool,
 }
@@ -111,7 +111,7 @@ async fn page(state: &mut Pages) -> AppResult<String> {
         while state
             .notes
             .front()
-            .is_some_and(|n| note_ms(n) < m.created_at)
+            .is_some_and(|n| n.created_at < m.created_at)
         {
             if let Some(note) = state.notes.pop_front() {
                 out.push_str(&note_entry(&note));
@@ -131,13 +131,8 @@ async fn page(state: &mut Pages) -> AppResult<String> {
     Ok(out)
 }
 
-fn note_ms(note: &NoteView) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(&note.created_at)
-        .map(|t| t.timestamp_millis())
-        .unwrap_or_default()
-}
-
-fn header(session: &SessionView) -> String {
+/// The `Key: value` lines: times from the row, names from its view.
+fn header(row: &session::Model, session: &SessionView) -> String {
     let name = |r: &super::UserRef| r.name.clone().unwrap_or_else(|| r.id.clone());
     let rating = session.rating.as_ref().map_or_else(
         || "-".to_string(),
@@ -146,14 +141,8 @@ fn header(session: &SessionView) -> String {
             None => format!("{}/5", r.score),
         },
     );
-    let opened = chrono::DateTime::parse_from_rfc3339(&session.created_at)
-        .map(|t| when(t.timestamp_millis()))
-        .unwrap_or_default();
-    let closed = session
-        .closed_at
-        .as_deref()
-        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-        .map_or_else(|| "-".to_string(), |t| when(t.timestamp_millis()));
+    let opened = when(row.created_at);
+    let closed = row.closed_at.map_or_else(|| "-".to_string(), when);
     format!(
         "Subject: {}\nCustomer: {}\nAgent: {}\nOpened: {opened}\nClosed: {closed}\nRating: {rating}\n\n",
         one_line(session.subject.as_deref().unwrap_or("-")),
@@ -185,15 +174,14 @@ fn message_entry(m: &message::Model, mut files: Vec<attachment::Model>) -> Strin
     out
 }
 
-fn note_entry(note: &NoteView) -> String {
+fn note_entry(note: &note::Model) -> String {
     let name = note
-        .author
-        .name
+        .author_name
         .clone()
-        .unwrap_or_else(|| note.author.id.clone());
+        .unwrap_or_else(|| note.author_id.clone());
     format!(
         "[{}] [note] {}: {}\n",
-        when(note_ms(note)),
+        when(note.created_at),
         one_line(&name),
         indented(&note.content)
     )
