@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use crate::actions::{Actions, Limits, keyed};
 use crate::auth::Verifier;
 use crate::chat::attachments::Attachments;
+use crate::chat::integrations::keys::KeyCheck;
 use crate::chat::routing::{Defaults, Node, RoutingConfig};
 use crate::chat::stats::MessageCounts;
 use crate::chat::users::UserRecorder;
@@ -26,6 +27,7 @@ use crate::fanout::{Fanout, Notifier, SocketEmitter};
 use crate::metrics::Metrics;
 use crate::redis_driver::ReconnectingDriver;
 use crate::shutdown::InFlight;
+use crate::webhooks::worker::Webhooks;
 
 pub type AppState<A> = Arc<App<A>>;
 
@@ -62,6 +64,11 @@ pub struct App<A: Adapter> {
     pub in_flight: InFlight,
     /// Set with the Redis adapter, for `/health`.
     pub redis: Option<ReconnectingDriver>,
+    /// Webhook delivery (docs/protocol.md §10).
+    pub webhooks: Arc<Webhooks>,
+    /// API keys of the server API, and their rate limit.
+    pub keys: KeyCheck,
+    pub key_limiter: DefaultKeyedRateLimiter<String>,
 }
 
 impl<A: Adapter> App<A> {
@@ -71,7 +78,7 @@ impl<A: Adapter> App<A> {
         attachments: Attachments,
         config: ServerConfig,
         redis: Option<ReconnectingDriver>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let Databases {
             writer: db,
             reader: reads,
@@ -99,6 +106,17 @@ impl<A: Adapter> App<A> {
         );
         let fanout = Arc::new(Fanout::new(stats, notices, metrics.messages_stored.clone()));
         let node_id = crate::chat::new_id();
+        let integrations = &config.integrations;
+        let webhooks = Webhooks::new(
+            db.clone(),
+            fanout.clone(),
+            integrations.webhooks(),
+            node_id.clone(),
+        )?;
+        let key_limiter = keyed(
+            integrations.server_api_rate_per_second,
+            integrations.server_api_burst,
+        );
         let node = Node {
             id: node_id.clone(),
             lease_ms: config.node_timeout_seconds.max(1).saturating_mul(1000) as i64,
@@ -115,7 +133,10 @@ impl<A: Adapter> App<A> {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
             cpus.min(config.database_readers.max(1) as usize)
         });
-        Self {
+        Ok(Self {
+            webhooks,
+            keys: KeyCheck::default(),
+            key_limiter,
             read_slots: Arc::new(Semaphore::new(read_slots.max(1))),
             actions: Actions::new(
                 db.clone(),
@@ -139,7 +160,7 @@ impl<A: Adapter> App<A> {
             in_flight: InFlight::default(),
             redis,
             config,
-        }
+        })
     }
 
     /// Called once, right after the Socket.IO layer is built: the layer

@@ -220,7 +220,7 @@ pub fn user_from_claims(claims: &Map<String, Value>) -> Result<User, AuthError> 
             .flatten(),
     );
     for name in names.filter_map(Value::as_str) {
-        if let Some(r) = Role::parse(name) {
+        if let Some(r) = Role::from_token(name) {
             role = role.max(r);
         }
     }

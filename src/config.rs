@@ -389,6 +389,8 @@ pub struct ServerConfig {
     pub requeue_hold_seconds: u64,
     #[command(flatten)]
     pub attachments: AttachmentConfig,
+    #[command(flatten)]
+    pub integrations: crate::webhooks::config::IntegrationConfig,
 }
 
 impl ServerConfig {

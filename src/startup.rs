@@ -67,7 +67,7 @@ impl Application {
 
         match config.redis_url.clone() {
             None => {
-                let parts = assemble(config, db, verifier, files, None, SocketIo::builder());
+                let parts = assemble(config, db, verifier, files, None, SocketIo::builder())?;
                 realtime::register(&parts.io);
                 parts.into_application(listener, metrics_listener).await
             }
@@ -89,7 +89,7 @@ impl Application {
                     RedisAdapterCtr::new_with_driver(driver.clone(), RedisAdapterConfig::new());
                 let builder = SocketIo::builder()
                     .with_adapter::<CustomRedisAdapter<_, ReconnectingDriver>>(adapter);
-                let parts = assemble(config, db, verifier, files, Some(driver), builder);
+                let parts = assemble(config, db, verifier, files, Some(driver), builder)?;
                 realtime::register(&parts.io)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
@@ -202,6 +202,8 @@ impl<A: Adapter> Parts<A> {
         housekeeping::spawn_housekeeping(&self.app);
         attachments::spawn_sweep(&self.app);
         routing::start(&self.app).await?;
+        let stop_webhooks = tokio_util::sync::CancellationToken::new();
+        let webhooks = self.app.webhooks.spawn(stop_webhooks.clone());
         let metrics = metrics_listener.map(|l| (l, metrics_router(&self.app)));
         let io = self.io;
         let app = self.app.clone();
@@ -214,6 +216,10 @@ impl<A: Adapter> Parts<A> {
             in_flight: self.app.in_flight.clone(),
             close_sockets: Box::new(move || {
                 Box::pin(async move {
+                    // Attempts in flight end (within their timeout); what
+                    // they leave is attempted again once its lease runs out.
+                    stop_webhooks.cancel();
+                    let _ = webhooks.await;
                     io.close().await;
                     // This node's agents are offline now, not when its lease runs out.
                     if let Err(err) = app.actions.leave().await {
@@ -234,8 +240,8 @@ fn assemble<A: Adapter>(
     files: Attachments,
     redis: Option<ReconnectingDriver>,
     builder: SocketIoBuilder<A>,
-) -> Parts<A> {
-    let app: AppState<A> = Arc::new(App::new(db, verifier, files, config.clone(), redis));
+) -> anyhow::Result<Parts<A>> {
+    let app: AppState<A> = Arc::new(App::new(db, verifier, files, config.clone(), redis)?);
     let (layer, io) = builder
         .with_state(app.clone())
         .max_payload(config.max_payload)
@@ -288,7 +294,7 @@ fn assemble<A: Adapter>(
             }),
         )
         .with_state(app.clone());
-    Parts { io, app, router }
+    Ok(Parts { io, app, router })
 }
 
 /// `--hsts`: browsers keep to HTTPS for a year (only behind TLS).

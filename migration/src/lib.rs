@@ -10,6 +10,7 @@ mod m20261130_000004_add_read_indexes;
 mod m20261201_000005_routing;
 mod m20261202_000006_attachments;
 mod m20261203_000007_agent_tools;
+mod m20261204_000008_integrations;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000005_routing::Migration),
             Box::new(m20261202_000006_attachments::Migration),
             Box::new(m20261203_000007_agent_tools::Migration),
+            Box::new(m20261204_000008_integrations::Migration),
         ]
     }
 }

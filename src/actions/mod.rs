@@ -95,6 +95,12 @@ impl Actions {
 
     pub async fn send_message(&self, user: &User, req: SendRequest) -> AppResult<Sent> {
         within(&self.send_limiter, user)?;
+        self.send_message_for_key(user, req).await
+    }
+
+    /// [`Self::send_message`] without the sender's own rate limit: the
+    /// server API (docs/protocol.md §10), whose API key has its own.
+    pub async fn send_message_for_key(&self, user: &User, req: SendRequest) -> AppResult<Sent> {
         let _order = self.locks.lock(&req.session_id).await;
         let max = self.limits.message_max_length;
         let changed =
@@ -133,6 +139,12 @@ impl Actions {
     /// Opens a session (or returns the customer's open one).
     pub async fn open_session(&self, user: &User, req: OpenRequest) -> AppResult<Opened> {
         within(&self.open_limiter, user)?;
+        self.open_session_for_key(user, req).await
+    }
+
+    /// [`Self::open_session`] without the customer's own rate limit (the
+    /// server API, limited per key).
+    pub async fn open_session_for_key(&self, user: &User, req: OpenRequest) -> AppResult<Opened> {
         let max = self.limits.message_max_length;
         let changed = sessions::open(&self.db, user, req, max).await?;
         {

@@ -15,21 +15,24 @@ use super::*;
 use crate::chat::stats::MessageCounts;
 use crate::chat::{Role, User};
 use crate::fanout::stats::StatsSource;
-use crate::fanout::{Emitter, Payload};
+use crate::fanout::{Emitter, Event, Payload};
 
 /// Records every event; stats updates also go to a channel, since they are
 /// sent from a task of their own.
 struct Recorder {
-    events: Mutex<Vec<(Vec<String>, &'static str, Value)>>,
+    events: Mutex<Vec<(Vec<String>, Event, Value)>>,
     stats: mpsc::UnboundedSender<Value>,
 }
 
 impl Emitter for Recorder {
-    fn emit(&self, rooms: Vec<String>, event: &'static str, data: Payload) -> BoxFuture<'_, ()> {
+    fn emit(&self, rooms: Vec<String>, event: Event, data: Payload) -> BoxFuture<'_, ()> {
         let data: Value = serde_json::from_str(data.get()).unwrap();
         if event == "stats-update" {
             let _ = self.stats.send(data);
-        } else if matches!(event, "queue-update" | "agent-updated" | "service-status") {
+        } else if matches!(
+            event.as_ref(),
+            "queue-update" | "agent-updated" | "service-status"
+        ) {
             // Coalesced notices, sent from tasks of their own: the routing
             // tests (tests/js) follow them.
         } else {
@@ -114,7 +117,14 @@ impl Setup {
     /// The events sent since the last call: `(rooms, event)`.
     fn heard(&self) -> Vec<(Vec<String>, &'static str)> {
         let mut events = self.recorder.events.lock().unwrap();
-        events.drain(..).map(|(rooms, e, _)| (rooms, e)).collect()
+        let fixed = |e: Event| match e {
+            Event::Borrowed(name) => name,
+            Event::Owned(name) => panic!("the fan-out named {name} at run time"),
+        };
+        events
+            .drain(..)
+            .map(|(rooms, e, _)| (rooms, fixed(e)))
+            .collect()
     }
 }
 

@@ -87,7 +87,7 @@ pub fn ensure_participant(user: &User, row: &session::Model) -> AppResult<()> {
     ensure_visible(user, row)?;
     let allowed = match user.role {
         Role::Customer => true,
-        Role::Admin => true,
+        Role::Admin | Role::Bot => true,
         Role::Agent => row.agent_id.as_deref() == Some(user.id.as_str()),
     };
     if allowed {
@@ -107,7 +107,7 @@ pub fn participant_condition(user: &User) -> Condition {
     match user.role {
         Role::Customer => tenant.add(session::Column::CustomerId.eq(&user.id)),
         Role::Agent => tenant.add(session::Column::AgentId.eq(&user.id)),
-        Role::Admin => tenant,
+        Role::Admin | Role::Bot => tenant,
     }
 }
 

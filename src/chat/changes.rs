@@ -7,6 +7,7 @@ use sea_orm::DatabaseTransaction;
 use serde::Serialize;
 
 use super::clock::rfc3339;
+use super::integrations::outbox;
 use super::routing::TenantSettings;
 use super::{MessageView, NoteView, SessionView, UserRef};
 use crate::error::AppResult;
@@ -118,13 +119,25 @@ impl<T> Changed<T> {
     }
 }
 
-/// Commits a transaction of the domain together with the changes it made.
+/// Commits a transaction of the domain together with the changes it made
+/// to `tenant`.
 ///
 /// Every transaction that changes something others must hear of ends
-/// here, so whatever has to be written atomically with a change (the
-/// webhook outbox of docs/protocol.md §9) has one place to go: inside the
-/// transaction, before the commit, never after it.
-pub async fn commit(txn: DatabaseTransaction, _changes: &[Change]) -> AppResult<()> {
+/// here, so what has to be written atomically with a change, the webhook
+/// outbox of docs/protocol.md §10, is written inside the transaction,
+/// before the commit, never after it.
+pub async fn commit(txn: DatabaseTransaction, tenant: &str, changes: &[Change]) -> AppResult<()> {
+    outbox::record(&txn, tenant, changes).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// [`commit`] for a transaction that changed several tenants (a group
+/// commit of messages): each tenant's changes, in order.
+pub async fn commit_each(txn: DatabaseTransaction, each: &[(&str, Vec<Change>)]) -> AppResult<()> {
+    for (tenant, changes) in each {
+        outbox::record(&txn, tenant, changes).await?;
+    }
     txn.commit().await?;
     Ok(())
 }

@@ -14,6 +14,7 @@ pub mod canned;
 pub mod changes;
 pub mod clock;
 pub mod input;
+pub mod integrations;
 pub mod join;
 pub mod messages;
 pub mod notes;
@@ -50,6 +51,10 @@ pub enum Role {
     Customer,
     Agent,
     Admin,
+    /// A company's bot or gateway writing through the server API with an
+    /// API key (docs/protocol.md §10); never a token's role.
+    #[value(skip)]
+    Bot,
 }
 
 impl Role {
@@ -59,6 +64,7 @@ impl Role {
             "customer" => Some(Self::Customer),
             "agent" => Some(Self::Agent),
             "admin" => Some(Self::Admin),
+            "bot" => Some(Self::Bot),
             _ => None,
         }
     }
@@ -68,12 +74,24 @@ impl Role {
             Self::Customer => "customer",
             Self::Agent => "agent",
             Self::Admin => "admin",
+            Self::Bot => "bot",
         }
     }
 
     /// Agents and admins: the "agent side" of a conversation.
     pub fn is_staff(self) -> bool {
+        matches!(self, Self::Agent | Self::Admin)
+    }
+
+    /// The company's side of a conversation: staff and bots (whose
+    /// messages the customer has to read).
+    pub fn is_company(self) -> bool {
         self != Self::Customer
+    }
+
+    /// A role a token may carry (a bot is only ever an API key's).
+    pub fn from_token(name: &str) -> Option<Self> {
+        Self::parse(name).filter(|role| *role != Self::Bot)
     }
 }
 

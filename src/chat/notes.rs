@@ -81,7 +81,7 @@ pub async fn add(
     .await?;
     let view = NoteView::from(&stored);
     let changes = vec![Change::NoteAdded(view.clone())];
-    changes::commit(txn, &changes).await?;
+    changes::commit(txn, &user.tenant, &changes).await?;
     Ok(Changed::new(&user.tenant, view, changes))
 }
 

@@ -94,6 +94,6 @@ pub async fn rate(
     let row = sessions::reload(&txn, &row.id).await?;
     let view = users::session_view(&txn, &row).await?;
     let changes = vec![Change::SessionRated(view.clone())];
-    changes::commit(txn, &changes).await?;
+    changes::commit(txn, &user.tenant, &changes).await?;
     Ok(Changed::new(&user.tenant, view, changes))
 }

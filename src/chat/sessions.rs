@@ -148,7 +148,7 @@ pub async fn open(
         changed.push(Change::SessionOpened(view.clone()));
     }
     changed.extend(stored.map(Change::MessageStored));
-    changes::commit(txn, &changed).await?;
+    changes::commit(txn, &user.tenant, &changed).await?;
     let opened = Opened {
         session: view,
         created,
@@ -252,7 +252,7 @@ pub async fn take(
             session: users::session_view(&txn, &current).await?,
             previous: None,
         }];
-        changes::commit(txn, &changed).await?;
+        changes::commit(txn, &user.tenant, &changed).await?;
         return Ok(Some(Changed::new(&user.tenant, current, changed)));
     }
     txn.rollback().await?;
@@ -355,7 +355,7 @@ async fn transfer(
         session: users::session_view(&txn, &current).await?,
         previous: before.agent_id.clone(),
     }];
-    changes::commit(txn, &changed).await?;
+    changes::commit(txn, &user.tenant, &changed).await?;
     Ok(Changed::new(&user.tenant, current, changed))
 }
 
@@ -408,7 +408,7 @@ pub async fn close(
     } else {
         Vec::new()
     };
-    changes::commit(txn, &changed).await?;
+    changes::commit(txn, &user.tenant, &changed).await?;
     Ok(Changed::new(&user.tenant, view, changed))
 }
 

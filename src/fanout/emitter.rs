@@ -15,6 +15,10 @@ use socketioxide_core::adapter::Room;
 
 use super::rooms;
 
+/// An event's name: ours are fixed; a backend's (`POST /api/server/publish`)
+/// are its own.
+pub type Event = std::borrow::Cow<'static, str>;
+
 /// An event's data, serialised once however many rooms and nodes get it.
 pub type Payload = Box<RawValue>;
 
@@ -31,7 +35,7 @@ pub fn payload<T: Serialize + ?Sized>(data: &T) -> Payload {
 pub trait Emitter: Send + Sync + 'static {
     /// `event` to every socket in any of `rooms`, on every node (a socket
     /// in several of them gets it once).
-    fn emit(&self, rooms: Vec<String>, event: &'static str, data: Payload) -> BoxFuture<'_, ()>;
+    fn emit(&self, rooms: Vec<String>, event: Event, data: Payload) -> BoxFuture<'_, ()>;
 
     /// `(onlineAgents, onlineCustomers)` of a tenant: distinct users, on
     /// every node.
@@ -79,11 +83,11 @@ impl<A: Adapter> SocketEmitter<A> {
 }
 
 impl<A: Adapter> Emitter for SocketEmitter<A> {
-    fn emit(&self, rooms: Vec<String>, event: &'static str, data: Payload) -> BoxFuture<'_, ()> {
+    fn emit(&self, rooms: Vec<String>, event: Event, data: Payload) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let Some(ns) = self.chat() else { return };
-            if let Err(err) = ns.within(rooms).emit(event, &data).await {
-                tracing::warn!(event, error = %err, "broadcast failed");
+            if let Err(err) = ns.within(rooms).emit(event.as_ref(), &data).await {
+                tracing::warn!(event = %event, error = %err, "broadcast failed");
             }
         })
     }

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::chat::{Change, Changed, SessionView};
 use coalesce::Coalescer;
-pub use emitter::{Emitter, Payload, SocketEmitter, payload};
+pub use emitter::{Emitter, Event, Payload, SocketEmitter, payload};
 pub use notify::Notifier;
 use stats::StatsSource;
 
@@ -65,6 +65,12 @@ impl Fanout {
         if changes.iter().any(Change::touches_stats) {
             self.stats_changed(tenant);
         }
+    }
+
+    /// An event that is no domain change: a backend's own
+    /// (`POST /api/server/publish`) or a webhook delivery's progress.
+    pub async fn emit(&self, rooms: Vec<String>, event: Event, data: Payload) {
+        self.emitter.emit(rooms, event, data).await;
     }
 
     /// The tenant's stats changed without a domain change (a socket came
@@ -149,7 +155,7 @@ impl Fanout {
             Change::SessionRequeued { session, .. } => {
                 let data = payload(session);
                 self.emitter
-                    .emit(updated_to(session), "session-updated", data.clone())
+                    .emit(updated_to(session), "session-updated".into(), data.clone())
                     .await;
                 (vec![rooms::agents(tenant)], "new-pending-session", data)
             }
@@ -169,6 +175,6 @@ impl Fanout {
             ),
             Change::AgentChanged(_) | Change::SettingsChanged(_) => return,
         };
-        self.emitter.emit(to, event, data).await;
+        self.emitter.emit(to, event.into(), data).await;
     }
 }

@@ -180,7 +180,7 @@ impl Notifier {
             }
             let data = payload(&json!({ "sessionId": w.id, "queue": info }));
             let to = vec![rooms::user(tenant, &w.customer_id)];
-            self.emitter.emit(to, "queue-update", data).await;
+            self.emitter.emit(to, "queue-update".into(), data).await;
         }
         if claimed.again {
             self.queue_changed(tenant);
@@ -231,7 +231,9 @@ impl Notifier {
             let claimed = notices::claim(&self.writer, &items, WINDOW.as_millis() as i64).await?;
             if !claimed.send.is_empty() {
                 let data = notice.data;
-                self.emitter.emit(vec![notice.to], notice.event, data).await;
+                self.emitter
+                    .emit(vec![notice.to], notice.event.into(), data)
+                    .await;
             }
             AppResult::Ok(claimed.again)
         };

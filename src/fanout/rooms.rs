@@ -27,6 +27,11 @@ pub fn agents(tenant: &str) -> String {
     format!("agents:{tenant}")
 }
 
+/// The tenant's admins (webhook deliveries, docs/protocol.md §10).
+pub fn admins(tenant: &str) -> String {
+    format!("admins:{tenant}")
+}
+
 /// The tenant's customers (presence counting only).
 pub fn customers(tenant: &str) -> String {
     format!("customers:{tenant}")
@@ -74,6 +79,7 @@ mod tests {
         let names = [
             user("t", "x"),
             agents("t"),
+            admins("t"),
             customers("t"),
             session("t"),
             session_staff("t"),

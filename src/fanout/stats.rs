@@ -41,7 +41,9 @@ impl StatsSource {
         match self.snapshot(tenant).await {
             Ok(stats) => {
                 let to = vec![rooms::agents(tenant)];
-                self.emitter.emit(to, "stats-update", payload(&stats)).await;
+                self.emitter
+                    .emit(to, "stats-update".into(), payload(&stats))
+                    .await;
             }
             Err(err) => tracing::warn!(%tenant, code = err.code().as_str(), "stats not computed"),
         }

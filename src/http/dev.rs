@@ -30,7 +30,7 @@ async fn mint_token<A: Adapter>(
         _ => fields.id("sub")?,
     };
     let role = fields.opt_str("role")?.unwrap_or("customer");
-    let role = Role::parse(role)
+    let role = Role::from_token(role)
         .ok_or_else(|| AppError::invalid("role must be customer, agent or admin"))?;
     let name = fields.opt_text("name", 100)?;
     let tenant = fields

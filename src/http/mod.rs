@@ -8,8 +8,10 @@ pub mod compact_head;
 pub mod dev;
 pub mod drain;
 pub mod health;
+pub mod integrations;
 pub mod messages;
 pub mod routing;
+pub mod server_api;
 pub mod sessions;
 pub mod stats;
 pub mod tools;
@@ -37,6 +39,8 @@ pub fn router<A: Adapter>(app: &AppState<A>) -> Router<AppState<A>> {
         .merge(routing::router::<A>())
         .merge(stats::router::<A>())
         .merge(tools::router::<A>())
+        .merge(integrations::router::<A>())
+        .merge(server_api::router::<A>())
         .merge(health::router::<A>());
     if app.config.dev_mode() {
         router.merge(dev::router::<A>())

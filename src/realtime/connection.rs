@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::chat::clock::{now_ms, rfc3339};
 use crate::chat::routing::agents;
-use crate::chat::{User, access};
+use crate::chat::{Role, User, access};
 use crate::fanout::rooms;
 use crate::metrics::ReasonLabels;
 
@@ -72,6 +72,9 @@ fn prepare<A: Adapter>(s: &SocketRef<A>, user: &User) {
         rooms::tenant(&user.tenant),
         rooms::presence(user),
     ]);
+    if user.role == Role::Admin {
+        s.join(rooms::admins(&user.tenant));
+    }
 }
 
 /// `auth.token`, then the `token` query parameter, then `Authorization: Bearer`.

@@ -147,7 +147,7 @@ async fn insert(
     .await;
     match appended {
         Ok(Some(appended)) => {
-            changes::commit(txn, &appended.changes()).await?;
+            changes::commit(txn, &user.tenant, &appended.changes()).await?;
             Ok(appended)
         }
         Ok(None) => {

@@ -112,12 +112,16 @@ async fn store(db: &DatabaseConnection, batch: &[Append]) -> AppResult<Vec<Optio
             }
         }
     }
-    let changes: Vec<_> = stored
+    let each: Vec<(&str, Vec<_>)> = batch
         .iter()
-        .flatten()
-        .flat_map(Appended::changes)
+        .zip(&stored)
+        .filter_map(|(append, stored)| {
+            stored
+                .as_ref()
+                .map(|a| (append.user.tenant.as_str(), a.changes()))
+        })
         .collect();
-    changes::commit(txn, &changes).await?;
+    changes::commit_each(txn, &each).await?;
     Ok(stored)
 }
 

@@ -66,7 +66,7 @@ pub async fn mark_read(
         read_at: now,
         count,
     })];
-    changes::commit(txn, &changes).await?;
+    changes::commit(txn, &user.tenant, &changes).await?;
     Ok(Changed::new(&user.tenant, count, changes))
 }
 

@@ -290,7 +290,7 @@ async fn update(
     } else {
         Vec::new()
     };
-    changes::commit(txn, &changed).await?;
+    changes::commit(txn, tenant, &changed).await?;
     Ok(Changed::new(tenant, state, changed))
 }
 
@@ -346,7 +346,7 @@ impl Node {
         } else {
             vec![Change::AgentChanged(id.to_string())]
         };
-        changes::commit(txn, &changed).await?;
+        changes::commit(txn, tenant, &changed).await?;
         Ok(Changed::new(tenant, (), changed))
     }
 
@@ -381,7 +381,7 @@ impl Node {
         )
         .await?;
         let changed = went_offline(&txn, tenant, id).await?;
-        changes::commit(txn, &changed).await?;
+        changes::commit(txn, tenant, &changed).await?;
         Ok(Changed::new(tenant, (), changed))
     }
 
@@ -438,8 +438,11 @@ impl Node {
             let changes = went_offline(&txn, &g.tenant, &g.user_id).await?;
             by_tenant.entry(&g.tenant).or_default().extend(changes);
         }
-        let all: Vec<Change> = by_tenant.values().flatten().cloned().collect();
-        changes::commit(txn, &all).await?;
+        let each: Vec<(&str, Vec<Change>)> = by_tenant
+            .iter()
+            .map(|(tenant, changes)| (*tenant, changes.clone()))
+            .collect();
+        changes::commit_each(txn, &each).await?;
         if !gone.is_empty() {
             tracing::info!(nodes = ?nodes, sockets = gone.len(), "presence of dead nodes removed");
         }

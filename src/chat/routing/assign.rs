@@ -204,7 +204,7 @@ pub async fn step(
         txn.rollback().await?;
         return Ok(if raced { Step::Raced } else { Step::Idle });
     }
-    changes::commit(txn, &changes).await?;
+    changes::commit(txn, tenant, &changes).await?;
     tracing::debug!(%tenant, assigned = changes.len(), "auto-assigned");
     Ok(Step::Assigned(Changed::new(tenant, (), changes)))
 }

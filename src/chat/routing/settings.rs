@@ -213,7 +213,7 @@ pub async fn update(
     } else {
         Vec::new()
     };
-    changes::commit(txn, &changed).await?;
+    changes::commit(txn, &user.tenant, &changed).await?;
     Ok(Changed::new(&user.tenant, after, changed))
 }
 

@@ -103,7 +103,7 @@ pub async fn transfer(
         },
     };
     let changed = vec![change];
-    changes::commit(txn, &changed).await?;
+    changes::commit(txn, tenant, &changed).await?;
     tracing::info!(%tenant, session = %row.id, by = %user.id, to = ?target,
                    reason = ?req.reason, "session transferred");
     Ok(Changed::new(tenant, view, changed))

@@ -1,0 +1,267 @@
+//! Deliveries of the outbox: claimed by one node at a time with a lease
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's single writer does
+//! the same for one statement), finished only by the claim that holds
+//! them, listed for the admin and retried on request.
+
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
+use serde::Serialize;
+
+use crate::chat::User;
+use crate::chat::clock::{now_ms, rfc3339};
+use crate::chat::routing::sql::{all, execute, placeholders};
+use crate::error::{AppError, AppResult};
+
+/// A delivery as the admin sees it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub id: String,
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+#[derive(FromQueryResult)]
+struct Row {
+    id: String,
+    event_id: String,
+    endpoint_id: String,
+    tenant: String,
+    kind: String,
+    status: String,
+    attempts: i32,
+    last_status_code: Option<i32>,
+    last_error: Option<String>,
+    next_attempt_at: i64,
+    created_at: i64,
+    delivered_at: Option<i64>,
+}
+
+const SELECT: &str = "SELECT d.id, d.event_id, d.endpoint_id, d.tenant, e.type AS kind, d.status, d.attempts, \
+     d.last_status_code, d.last_error, d.next_attempt_at, d.created_at, d.delivered_at \
+     FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id";
+
+impl Row {
+    fn view(&self) -> DeliveryView {
+        DeliveryView {
+            id: self.id.clone(),
+            event_id: self.event_id.clone(),
+            kind: self.kind.clone(),
+            status: self.status.clone(),
+            attempts: self.attempts,
+            last_status_code: self.last_status_code,
+            last_error: self.last_error.clone(),
+            next_attempt_at: (self.status == "pending").then(|| rfc3339(self.next_attempt_at)),
+            created_at: rfc3339(self.created_at),
+            delivered_at: self.delivered_at.map(rfc3339),
+        }
+    }
+}
+
+/// A delivery's view with the endpoint and tenant it belongs to (for the
+/// live `webhook-delivery` event).
+pub struct Reported {
+    pub tenant: String,
+    pub webhook_id: String,
+    pub delivery: DeliveryView,
+}
+
+/// One delivery by id, for the admin's live view.
+pub async fn report(db: &impl ConnectionTrait, id: &str) -> AppResult<Option<Reported>> {
+    let rows: Vec<Row> = all(db, &format!("{SELECT} WHERE d.id = $1"), vec![id.into()]).await?;
+    Ok(rows.first().map(|row| Reported {
+        tenant: row.tenant.clone(),
+        webhook_id: row.endpoint_id.clone(),
+        delivery: row.view(),
+    }))
+}
+
+/// `GET /api/webhooks/{id}/deliveries?limit=`: newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    admin: &User,
+    webhook_id: &str,
+    limit: u64,
+) -> AppResult<Vec<DeliveryView>> {
+    super::endpoints::find(db, admin, webhook_id).await?;
+    let rows: Vec<Row> = all(
+        db,
+        &format!(
+            "{SELECT} WHERE d.endpoint_id = $1 AND d.tenant = $2 ORDER BY d.created_at DESC, d.id DESC LIMIT $3"
+        ),
+        vec![webhook_id.into(), admin.tenant.clone().into(), (limit as i64).into()],
+    )
+    .await?;
+    Ok(rows.iter().map(Row::view).collect())
+}
+
+/// `POST …/deliveries/{id}/retry`: a failed delivery is pending again,
+/// due now, its schedule started over.
+pub async fn retry(
+    db: &impl ConnectionTrait,
+    admin: &User,
+    webhook_id: &str,
+    id: &str,
+) -> AppResult<DeliveryView> {
+    super::endpoints::find(db, admin, webhook_id).await?;
+    let changed = execute(
+        db,
+        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1, \
+         lease_until = NULL, claimed_by = NULL \
+         WHERE id = $2 AND endpoint_id = $3 AND tenant = $4 AND status = 'failed'",
+        vec![
+            now_ms().into(),
+            id.into(),
+            webhook_id.into(),
+            admin.tenant.clone().into(),
+        ],
+    )
+    .await?;
+    let rows: Vec<Row> = all(
+        db,
+        &format!("{SELECT} WHERE d.id = $1 AND d.endpoint_id = $2 AND d.tenant = $3"),
+        vec![id.into(), webhook_id.into(), admin.tenant.clone().into()],
+    )
+    .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| AppError::NotFound("delivery not found".into()))?;
+    if changed == 0 {
+        return Err(AppError::Conflict(format!(
+            "only a failed delivery can be retried; this one is {}",
+            row.status
+        )));
+    }
+    Ok(row.view())
+}
+
+/// A delivery this node claimed: what to send, and where.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct Claimed {
+    pub id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub tenant: String,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    pub body: String,
+    pub url: String,
+    pub secret: String,
+}
+
+/// Claims up to `limit` due deliveries for `lease_ms`, skipping the
+/// endpoints in `busy` (at their share of this node's requests).
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    token: &str,
+    limit: usize,
+    busy: &[String],
+    lease_ms: i64,
+) -> AppResult<Vec<Claimed>> {
+    let now = now_ms();
+    let skip_locked = match db.get_database_backend() {
+        DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+        _ => "",
+    };
+    let mut values: Vec<Value> = vec![
+        (now + lease_ms).into(),
+        token.into(),
+        now.into(),
+        (limit as i64).into(),
+    ];
+    let not_busy = if busy.is_empty() {
+        String::new()
+    } else {
+        values.extend(busy.iter().map(|id| Value::from(id.clone())));
+        format!(" AND endpoint_id NOT IN ({})", placeholders(5, busy.len()))
+    };
+    let due = "status = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)";
+    let sql = format!(
+        "UPDATE webhook_deliveries SET lease_until = $1, claimed_by = $2, attempts = attempts + 1 \
+         WHERE {due} AND id IN (SELECT id FROM webhook_deliveries WHERE {due}{not_busy} \
+         ORDER BY next_attempt_at LIMIT $4{skip_locked}) RETURNING id"
+    );
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: String,
+    }
+    let ids: Vec<Id> = all(db, &sql, values).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT d.id, d.event_id, d.endpoint_id, d.tenant, d.attempts, e.body, w.url, w.secret \
+         FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id \
+         JOIN webhook_endpoints w ON w.id = d.endpoint_id WHERE d.id IN ({})",
+        placeholders(1, ids.len())
+    );
+    all(db, &sql, ids.into_iter().map(|i| i.id.into()).collect()).await
+}
+
+/// How an attempt ended.
+pub enum Outcome {
+    Delivered {
+        status: u16,
+    },
+    /// Try again at `at` (ms), or give up when `None`.
+    Failed {
+        status: Option<u16>,
+        error: String,
+        again_at: Option<i64>,
+    },
+}
+
+/// Records an attempt's outcome, if the claim `token` still holds it
+/// (a lease that ran out may have been claimed again elsewhere). Whether
+/// it was recorded.
+pub async fn finish(
+    db: &impl ConnectionTrait,
+    id: &str,
+    token: &str,
+    outcome: Outcome,
+) -> AppResult<bool> {
+    let now = now_ms();
+    let (status, code, error, next, delivered): (
+        &str,
+        Option<i32>,
+        Option<String>,
+        i64,
+        Option<i64>,
+    ) = match outcome {
+        Outcome::Delivered { status } => ("delivered", Some(status.into()), None, now, Some(now)),
+        Outcome::Failed {
+            status,
+            error,
+            again_at: Some(at),
+        } => ("pending", status.map(i32::from), Some(error), at, None),
+        Outcome::Failed {
+            status,
+            error,
+            again_at: None,
+        } => ("failed", status.map(i32::from), Some(error), now, None),
+    };
+    let changed = execute(
+        db,
+        "UPDATE webhook_deliveries SET status = $1, last_status_code = $2, last_error = $3, \
+         next_attempt_at = $4, delivered_at = $5, lease_until = NULL, claimed_by = NULL \
+         WHERE id = $6 AND claimed_by = $7 AND status = 'pending'",
+        vec![
+            status.into(),
+            code.into(),
+            error.into(),
+            next.into(),
+            delivered.into(),
+            id.into(),
+            token.into(),
+        ],
+    )
+    .await?;
+    Ok(changed == 1)
+}

@@ -1,0 +1,159 @@
+//! The server API of docs/protocol.md §10, for the company's own backends:
+//! an API key (never a JWT) publishes events to sockets, opens sessions
+//! for customers and writes messages as a customer or as a bot. Messages
+//! take the same path as `send-message`, so they obey its rules, reach the
+//! same rooms and are reported to webhooks like any other.
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+
+use super::JsonBody;
+use crate::app::AppState;
+use crate::chat::input::{Fields, OpenRequest, SendRequest, parse_id};
+use crate::chat::integrations::keys::{ApiKey, PREFIX};
+use crate::chat::integrations::publish::{PublishRequest, Target};
+use crate::chat::{MessageView, Role, SessionView, User, sessions, users};
+use crate::error::{AppError, AppResult};
+use crate::fanout::rooms;
+
+const NAME_MAX: usize = 100;
+
+pub fn router<A: Adapter>() -> Router<AppState<A>> {
+    Router::new()
+        .route("/api/server/publish", post(publish::<A>))
+        .route("/api/server/sessions", post(open_session::<A>))
+        .route(
+            "/api/server/sessions/{id}/messages",
+            post(send_message::<A>),
+        )
+}
+
+/// The API key of a server API request, within its rate limit.
+pub struct ServerKey(pub ApiKey);
+
+impl<A: Adapter> FromRequestParts<AppState<A>> for ServerKey {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState<A>) -> Result<Self, AppError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|h| crate::auth::bearer_token(h).ok())
+            .ok_or_else(|| AppError::Unauthorized("missing API key".into()))?;
+        if !token.starts_with(PREFIX) {
+            return Err(AppError::Unauthorized(
+                "the server API takes an API key (sbk_…), not a user's token".into(),
+            ));
+        }
+        let key = app.keys.authenticate(&app.db, token).await?;
+        app.key_limiter
+            .check_key(&key.id)
+            .map_err(|_| AppError::RateLimited)?;
+        Ok(Self(key))
+    }
+}
+
+async fn publish<A: Adapter>(
+    State(app): State<AppState<A>>,
+    ServerKey(key): ServerKey,
+    JsonBody(body): JsonBody,
+) -> AppResult<(StatusCode, Json<Value>)> {
+    let req = PublishRequest::parse(&body)?;
+    let tenant = &key.tenant;
+    let room = match &req.to {
+        Target::Tenant => rooms::tenant(tenant),
+        Target::Agents => rooms::agents(tenant),
+        Target::User(id) => rooms::user(tenant, id),
+        Target::Session(id) => {
+            session_of(&app, &key, id).await?;
+            rooms::session(id)
+        }
+    };
+    app.actions
+        .fanout
+        .emit(vec![room], req.event.into(), req.data)
+        .await;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+/// The session `id` of the key's tenant, or `not_found`.
+async fn session_of<A: Adapter>(
+    app: &AppState<A>,
+    key: &ApiKey,
+    id: &str,
+) -> AppResult<entities::session::Model> {
+    let row = sessions::reload(&app.db, id).await?;
+    if row.tenant != key.tenant {
+        return Err(AppError::session_not_found());
+    }
+    Ok(row)
+}
+
+async fn open_session<A: Adapter>(
+    State(app): State<AppState<A>>,
+    ServerKey(key): ServerKey,
+    JsonBody(body): JsonBody,
+) -> AppResult<(StatusCode, Json<SessionView>)> {
+    let fields = Fields::of(&body)?;
+    let customer = User {
+        id: fields.id("customerId")?,
+        tenant: key.tenant.clone(),
+        role: Role::Customer,
+        name: fields.opt_text("customerName", NAME_MAX)?,
+        email: None,
+    };
+    let req = OpenRequest::parse(&body)?;
+    app.users.remember(&customer).await?;
+    let opened = app.actions.open_session_for_key(&customer, req).await?;
+    let status = if opened.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(opened.session)))
+}
+
+async fn send_message<A: Adapter>(
+    State(app): State<AppState<A>>,
+    ServerKey(key): ServerKey,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> AppResult<(StatusCode, Json<MessageView>)> {
+    let req = SendRequest::parse_body(parse_id(&id, "session id")?, &body)?;
+    let fields = Fields::of(&body)?;
+    let sender_name = fields.opt_text("senderName", NAME_MAX)?;
+    let row = session_of(&app, &key, &req.session_id).await?;
+    let sender = match fields.opt_str("from")? {
+        Some("customer") => {
+            let customer = users::session_view(&app.db, &row).await?.customer;
+            User {
+                id: customer.id,
+                tenant: key.tenant.clone(),
+                role: Role::Customer,
+                name: sender_name.or(customer.name),
+                email: None,
+            }
+        }
+        Some("bot") => User {
+            id: format!("bot:{}", key.id),
+            tenant: key.tenant.clone(),
+            role: Role::Bot,
+            name: Some(sender_name.unwrap_or_else(|| key.name.clone())),
+            email: None,
+        },
+        _ => return Err(AppError::invalid("from must be 'customer' or 'bot'")),
+    };
+    let sent = app.actions.send_message_for_key(&sender, req).await?;
+    let status = if sent.is_new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(sent.message)))
+}

@@ -1,0 +1,274 @@
+//! The delivery workers of one node: claim due deliveries (a lease in the
+//! database, so one node attempts a delivery at a time), send each as a
+//! signed POST within the timeout, record the outcome, and tell the
+//! tenant's admins. At most `concurrency` requests are in flight from the
+//! node, and at most `per_endpoint` to one endpoint, so a slow or dead
+//! endpoint holds a few slots and never the rest.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::WebhookConfig;
+use super::address::{self, CheckedResolver};
+use super::sign::signature;
+use crate::chat::clock::now_ms;
+use crate::chat::integrations::deliveries::{self, Claimed, Outcome};
+use crate::chat::integrations::outbox;
+use crate::fanout::{Fanout, payload, rooms};
+
+/// How often a node looks for due deliveries when nothing woke it.
+const ROUND: Duration = Duration::from_secs(1);
+/// How long a claim lasts beyond the attempt's own timeout.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// The most of a receiver's answer kept as `lastError`.
+const ERROR_MAX: usize = 300;
+
+pub struct Webhooks {
+    db: DatabaseConnection,
+    fanout: Arc<Fanout>,
+    config: WebhookConfig,
+    client: reqwest::Client,
+    slots: Arc<Semaphore>,
+    in_flight: Mutex<HashMap<String, usize>>,
+    wake: Notify,
+    node: String,
+}
+
+impl Webhooks {
+    pub fn new(
+        db: DatabaseConnection,
+        fanout: Arc<Fanout>,
+        config: WebhookConfig,
+        node: String,
+    ) -> anyhow::Result<Arc<Self>> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .dns_resolver(Arc::new(CheckedResolver {
+                allow_private: config.allow_private,
+            }))
+            .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Arc::new(Self {
+            slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            db,
+            fanout,
+            config,
+            client,
+            in_flight: Mutex::default(),
+            wake: Notify::new(),
+            node,
+        }))
+    }
+
+    pub fn config(&self) -> &WebhookConfig {
+        &self.config
+    }
+
+    /// Look for due deliveries now (a retry was requested).
+    pub fn kick(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs until `stop`; attempts in flight finish (within the timeout).
+    pub fn spawn(self: &Arc<Self>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(err) = outbox::look_for_webhooks(&this.db).await {
+                    tracing::warn!(error = %err, "could not look for webhooks");
+                }
+                let claimed = this.claim_round().await;
+                // A full round may leave more due: go again at once.
+                if claimed > 0 && this.slots.available_permits() > 0 {
+                    continue;
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(ROUND) => {}
+                    _ = outbox::recorded() => {}
+                    _ = this.wake.notified() => {}
+                }
+            }
+            // Wait for the attempts in flight.
+            let all = this.config.concurrency.max(1) as u32;
+            let _ = tokio::time::timeout(
+                this.config.timeout + Duration::from_secs(1),
+                this.slots.acquire_many(all),
+            )
+            .await;
+        })
+    }
+
+    /// Claims what this node has room for and starts the attempts; how
+    /// many it claimed.
+    async fn claim_round(self: &Arc<Self>) -> usize {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return 0;
+        }
+        let busy: Vec<String> = self
+            .counts()
+            .iter()
+            .filter(|(_, n)| **n >= self.config.per_endpoint.max(1))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let token = format!("{}:{}", self.node, crate::chat::new_id());
+        let lease = (self.config.timeout + LEASE_MARGIN).as_millis() as i64;
+        let claimed = match deliveries::claim(&self.db, &token, free, &busy, lease).await {
+            Ok(claimed) => claimed,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not claim webhook deliveries");
+                return 0;
+            }
+        };
+        let mut started = 0;
+        for delivery in claimed {
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            *self
+                .counts()
+                .entry(delivery.endpoint_id.clone())
+                .or_default() += 1;
+            let this = self.clone();
+            let token = token.clone();
+            started += 1;
+            tokio::spawn(async move {
+                let endpoint = delivery.endpoint_id.clone();
+                this.attempt(delivery, &token).await;
+                let mut counts = this.counts();
+                if let Some(n) = counts.get_mut(&endpoint) {
+                    *n -= 1;
+                    if *n == 0 {
+                        counts.remove(&endpoint);
+                    }
+                }
+                drop(permit);
+            });
+        }
+        started
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn attempt(&self, delivery: Claimed, token: &str) {
+        let outcome = match self.send(&delivery).await {
+            Ok(status) if (200..300).contains(&status) => Outcome::Delivered { status },
+            Ok(status) => self.failed(&delivery, Some(status), format!("answered {status}")),
+            Err(error) => self.failed(&delivery, None, error),
+        };
+        match deliveries::finish(&self.db, &delivery.id, token, outcome).await {
+            Ok(true) => self.report(&delivery.id).await,
+            Ok(false) => {
+                tracing::info!(delivery = %delivery.id, "delivery was claimed again meanwhile; outcome not recorded")
+            }
+            Err(err) => {
+                tracing::warn!(delivery = %delivery.id, error = %err, "could not record a delivery's outcome; its lease will run out and it is attempted again")
+            }
+        }
+    }
+
+    /// A failed attempt: again after the schedule's next wait, or never.
+    fn failed(&self, delivery: &Claimed, status: Option<u16>, error: String) -> Outcome {
+        let retry = usize::try_from(delivery.attempts - 1)
+            .ok()
+            .and_then(|i| self.config.schedule.get(i));
+        tracing::info!(
+            delivery = %delivery.id,
+            attempts = delivery.attempts,
+            error = %error,
+            retry_in_seconds = ?retry,
+            "webhook attempt failed"
+        );
+        Outcome::Failed {
+            status,
+            error,
+            again_at: retry.map(|s| now_ms() + (*s as i64).saturating_mul(1000)),
+        }
+    }
+
+    /// One signed POST; the status, or why there was none.
+    async fn send(&self, delivery: &Claimed) -> Result<u16, String> {
+        let url = url::Url::parse(&delivery.url).map_err(|e| format!("bad URL: {e}"))?;
+        address::check_literal(&url, self.config.allow_private)?;
+        let timestamp = now_ms() / 1000;
+        let signature = signature(
+            &delivery.secret,
+            &delivery.event_id,
+            timestamp,
+            &delivery.body,
+        )?;
+        let response = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &delivery.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(delivery.body.clone())
+            .send()
+            .await
+            .map_err(describe)?;
+        let status = response.status().as_u16();
+        Ok(status)
+    }
+
+    /// Tells the tenant's admins how a delivery stands.
+    async fn report(&self, id: &str) {
+        match deliveries::report(&self.db, id).await {
+            Ok(Some(r)) => {
+                let data = payload(&json!({ "webhookId": r.webhook_id, "delivery": r.delivery }));
+                self.fanout
+                    .emit(
+                        vec![rooms::admins(&r.tenant)],
+                        "webhook-delivery".into(),
+                        data,
+                    )
+                    .await;
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(delivery = %id, error = %err, "could not read a delivery back")
+            }
+        }
+    }
+
+    /// [`Self::report`] for a delivery changed by a request (a retry).
+    pub async fn reported(&self, id: &str) {
+        self.report(id).await;
+        self.kick();
+    }
+}
+
+/// What went wrong with a request, without the URL's query (which may
+/// carry a receiver's token).
+fn describe(err: reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else if err.is_redirect() {
+        "redirected"
+    } else {
+        "request failed"
+    };
+    let err = err.without_url();
+    let mut text = format!("{kind}: {err}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text.chars().take(ERROR_MAX).collect()
+}
