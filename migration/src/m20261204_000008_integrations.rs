@@ -43,6 +43,7 @@ const UP: &[&str] = &[
         body TEXT NOT NULL,
         created_at BIGINT NOT NULL
     )",
+    "CREATE INDEX IF NOT EXISTS idx_webhook_events_created ON webhook_events (created_at)",
     "CREATE TABLE IF NOT EXISTS webhook_deliveries (
         id TEXT PRIMARY KEY,
         event_id TEXT NOT NULL,

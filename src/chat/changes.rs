@@ -135,7 +135,20 @@ pub async fn commit(txn: DatabaseTransaction, tenant: &str, changes: &[Change]) 
 /// [`commit`] for a transaction that changed several tenants (a group
 /// commit of messages): each tenant's changes, in order.
 pub async fn commit_each(txn: DatabaseTransaction, each: &[(&str, Vec<Change>)]) -> AppResult<()> {
+    if !outbox::enabled() {
+        txn.commit().await?;
+        return Ok(());
+    }
+    // One look at a tenant's endpoints however many of its messages the
+    // batch holds.
+    let mut by_tenant: Vec<(&str, Vec<Change>)> = Vec::new();
     for (tenant, changes) in each {
+        match by_tenant.iter_mut().find(|(t, _)| t == tenant) {
+            Some((_, all)) => all.extend(changes.iter().cloned()),
+            None => by_tenant.push((tenant, changes.clone())),
+        }
+    }
+    for (tenant, changes) in &by_tenant {
         outbox::record(&txn, tenant, changes).await?;
     }
     txn.commit().await?;

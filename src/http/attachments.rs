@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::map_request;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use futures_util::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -18,6 +18,7 @@ use socketioxide::adapter::Adapter;
 use super::drain::Drained;
 use super::{AuthUser, Params, bearer_user, params};
 use crate::app::AppState;
+use crate::chat::User;
 use crate::chat::attachments::upload::Received;
 use crate::chat::attachments::{self, AttachmentView, Variant, file_key, thumbnail_key};
 use crate::chat::input::parse_id;
@@ -32,27 +33,34 @@ const FRAMING_BYTES: u64 = 64 * 1024;
 const DRAIN_AT_LEAST: u64 = 32 * 1024 * 1024;
 
 pub fn router<A: Adapter>(config: &ServerConfig) -> Router<AppState<A>> {
+    Router::new()
+        .route(
+            "/api/chat/sessions/{id}/attachments",
+            upload_route(config, post(upload::<A>)),
+        )
+        .route("/api/attachments/{id}", get(download::<A>))
+        .route("/api/attachments/{id}/thumbnail", get(thumbnail::<A>))
+}
+
+/// An upload route (`POST …/attachments`): the body limit, and a refused
+/// upload's body read on and thrown away (twice what an upload may be, at
+/// least 32 MiB, 10 s at most), so the client reads the answer (`drain`).
+pub fn upload_route<A: Adapter>(
+    config: &ServerConfig,
+    handler: MethodRouter<AppState<A>>,
+) -> MethodRouter<AppState<A>> {
     let body_limit = config
         .attachments
         .attachment_max_bytes
         .saturating_add(FRAMING_BYTES);
-    // A refused upload's body is read on and thrown away (twice what an
-    // upload may be, at least 32 MiB, 10 s at most), so the client reads
-    // the answer (`drain`).
     let drain_cap = body_limit.saturating_mul(2).max(DRAIN_AT_LEAST);
-    Router::new()
-        .route(
-            "/api/chat/sessions/{id}/attachments",
-            post(upload::<A>)
-                .layer(DefaultBodyLimit::max(
-                    usize::try_from(body_limit).unwrap_or(usize::MAX),
-                ))
-                .layer(map_request(move |request: Request| async move {
-                    Drained::wrap(request, drain_cap)
-                })),
-        )
-        .route("/api/attachments/{id}", get(download::<A>))
-        .route("/api/attachments/{id}/thumbnail", get(thumbnail::<A>))
+    handler
+        .layer(DefaultBodyLimit::max(
+            usize::try_from(body_limit).unwrap_or(usize::MAX),
+        ))
+        .layer(map_request(move |request: Request| async move {
+            Drained::wrap(request, drain_cap)
+        }))
 }
 
 /// `POST /api/chat/sessions/{id}/attachments`: one part named `file`;
@@ -65,7 +73,19 @@ async fn upload<A: Adapter>(
 ) -> AppResult<(StatusCode, Json<AttachmentView>)> {
     let session_id = parse_id(&id, "session id")?;
     app.actions.admit_upload(&user)?;
-    let session = attachments::session_for_upload(&app.db, &user, &session_id).await?;
+    store_upload(&app, &user, &session_id, multipart).await
+}
+
+/// Receives the part named `file` of an upload by `user` to session
+/// `session_id` and records it: 201 with the `Attachment`. Every refusal
+/// leaves nothing behind.
+pub async fn store_upload<A: Adapter>(
+    app: &AppState<A>,
+    user: &User,
+    session_id: &str,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> AppResult<(StatusCode, Json<AttachmentView>)> {
+    let session = attachments::session_for_upload(&app.db, user, session_id).await?;
     let mut multipart = multipart.map_err(|e| {
         AppError::invalid(format!("expected multipart/form-data: {}", e.body_text()))
     })?;
@@ -94,7 +114,7 @@ async fn upload<A: Adapter>(
     .await;
     match (outcome, received) {
         (Ok(()), Some(received)) => {
-            let view = received.record(&app.db, files, &user, &session.id).await?;
+            let view = received.record(&app.db, files, user, &session.id).await?;
             Ok((StatusCode::CREATED, Json(view)))
         }
         (Ok(()), None) => Err(AppError::invalid("the body has no part named file")),

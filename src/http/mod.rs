@@ -40,7 +40,7 @@ pub fn router<A: Adapter>(app: &AppState<A>) -> Router<AppState<A>> {
         .merge(stats::router::<A>())
         .merge(tools::router::<A>())
         .merge(integrations::router::<A>())
-        .merge(server_api::router::<A>())
+        .merge(server_api::router::<A>(&app.config))
         .merge(health::router::<A>());
     if app.config.dev_mode() {
         router.merge(dev::router::<A>())

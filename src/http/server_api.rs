@@ -12,24 +12,34 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 
-use super::JsonBody;
+use axum::extract::Multipart;
+use axum::extract::multipart::MultipartRejection;
+
+use super::attachments::{store_upload, upload_route};
+use super::{JsonBody, Params, params};
 use crate::app::AppState;
+use crate::chat::attachments::AttachmentView;
 use crate::chat::input::{Fields, OpenRequest, SendRequest, parse_id};
 use crate::chat::integrations::keys::{ApiKey, PREFIX};
 use crate::chat::integrations::publish::{PublishRequest, Target};
 use crate::chat::{MessageView, Role, SessionView, User, sessions, users};
+use crate::config::ServerConfig;
 use crate::error::{AppError, AppResult};
 use crate::fanout::rooms;
 
 const NAME_MAX: usize = 100;
 
-pub fn router<A: Adapter>() -> Router<AppState<A>> {
+pub fn router<A: Adapter>(config: &ServerConfig) -> Router<AppState<A>> {
     Router::new()
         .route("/api/server/publish", post(publish::<A>))
         .route("/api/server/sessions", post(open_session::<A>))
         .route(
             "/api/server/sessions/{id}/messages",
             post(send_message::<A>),
+        )
+        .route(
+            "/api/server/sessions/{id}/attachments",
+            upload_route(config, post(upload::<A>)),
         )
 }
 
@@ -128,27 +138,14 @@ async fn send_message<A: Adapter>(
     let req = SendRequest::parse_body(parse_id(&id, "session id")?, &body)?;
     let fields = Fields::of(&body)?;
     let sender_name = fields.opt_text("senderName", NAME_MAX)?;
-    let row = session_of(&app, &key, &req.session_id).await?;
-    let sender = match fields.opt_str("from")? {
-        Some("customer") => {
-            let customer = users::session_view(&app.db, &row).await?.customer;
-            User {
-                id: customer.id,
-                tenant: key.tenant.clone(),
-                role: Role::Customer,
-                name: sender_name.or(customer.name),
-                email: None,
-            }
-        }
-        Some("bot") => User {
-            id: format!("bot:{}", key.id),
-            tenant: key.tenant.clone(),
-            role: Role::Bot,
-            name: Some(sender_name.unwrap_or_else(|| key.name.clone())),
-            email: None,
-        },
-        _ => return Err(AppError::invalid("from must be 'customer' or 'bot'")),
-    };
+    let sender = sender(
+        &app,
+        &key,
+        &req.session_id,
+        fields.opt_str("from")?,
+        sender_name,
+    )
+    .await?;
     let sent = app.actions.send_message_for_key(&sender, req).await?;
     let status = if sent.is_new {
         StatusCode::CREATED
@@ -156,4 +153,56 @@ async fn send_message<A: Adapter>(
         StatusCode::OK
     };
     Ok((status, Json(sent.message)))
+}
+
+/// `POST /api/server/sessions/{id}/attachments?from=customer|bot&senderName=`:
+/// an upload as that sender, for a message of theirs through the server
+/// API (one part named `file`, as the customer's own upload).
+async fn upload<A: Adapter>(
+    State(app): State<AppState<A>>,
+    ServerKey(key): ServerKey,
+    Path(id): Path<String>,
+    query: Params,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> AppResult<(StatusCode, Json<AttachmentView>)> {
+    let session_id = parse_id(&id, "session id")?;
+    let query = params(query)?;
+    let name = query
+        .get("senderName")
+        .map(|n| n.trim().chars().take(NAME_MAX).collect());
+    let from = query.get("from").map(String::as_str);
+    let sender = sender(&app, &key, &session_id, from, name).await?;
+    store_upload(&app, &sender, &session_id, multipart).await
+}
+
+/// Who a server API message is from: the session's customer (a gateway
+/// relaying them) or the key's bot.
+async fn sender<A: Adapter>(
+    app: &AppState<A>,
+    key: &ApiKey,
+    session_id: &str,
+    from: Option<&str>,
+    name: Option<String>,
+) -> AppResult<User> {
+    let row = session_of(app, key, session_id).await?;
+    match from {
+        Some("customer") => {
+            let customer = users::session_view(&app.db, &row).await?.customer;
+            Ok(User {
+                id: customer.id,
+                tenant: key.tenant.clone(),
+                role: Role::Customer,
+                name: name.or(customer.name),
+                email: None,
+            })
+        }
+        Some("bot") => Ok(User {
+            id: format!("bot:{}", key.id),
+            tenant: key.tenant.clone(),
+            role: Role::Bot,
+            name: Some(name.unwrap_or_else(|| key.name.clone())),
+            email: None,
+        }),
+        _ => Err(AppError::invalid("from must be 'customer' or 'bot'")),
+    }
 }

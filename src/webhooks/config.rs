@@ -34,6 +34,10 @@ pub struct IntegrationConfig {
     /// Webhook requests in flight from this node to one endpoint.
     #[arg(long, env = "WEBHOOK_PER_ENDPOINT", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=100), global = true)]
     pub webhook_per_endpoint: u16,
+    /// Ended deliveries (and their events) are deleted after this many
+    /// days.
+    #[arg(long, env = "WEBHOOK_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub webhook_retention_days: u32,
     /// Server API requests per second per API key, on each node.
     #[arg(long, env = "SERVER_API_RATE_PER_SECOND", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub server_api_rate_per_second: u32,
@@ -53,6 +57,7 @@ impl IntegrationConfig {
             allow_private: self.webhook_allow_private_networks,
             concurrency: self.webhook_concurrency.into(),
             per_endpoint: self.webhook_per_endpoint.into(),
+            retention: Duration::from_secs(u64::from(self.webhook_retention_days) * 86_400),
         }
     }
 }

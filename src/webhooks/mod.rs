@@ -23,6 +23,8 @@ pub struct WebhookConfig {
     pub concurrency: usize,
     /// Requests in flight from this node to one endpoint.
     pub per_endpoint: usize,
+    /// Ended deliveries are kept this long.
+    pub retention: Duration,
 }
 
 /// `5,300,1800`: seconds, comma-separated.

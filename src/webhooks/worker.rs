@@ -26,6 +26,9 @@ use crate::fanout::{Fanout, payload, rooms};
 const ROUND: Duration = Duration::from_secs(1);
 /// How long a claim lasts beyond the attempt's own timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// How often ended deliveries past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: u64 = 500;
 /// The most of a receiver's answer kept as `lastError`.
 const ERROR_MAX: usize = 300;
 
@@ -82,9 +85,14 @@ impl Webhooks {
     pub fn spawn(self: &Arc<Self>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
+            let mut next_prune = tokio::time::Instant::now() + PRUNE_EVERY / 60;
             loop {
                 if let Err(err) = outbox::look_for_webhooks(&this.db).await {
                     tracing::warn!(error = %err, "could not look for webhooks");
+                }
+                if tokio::time::Instant::now() >= next_prune {
+                    next_prune += PRUNE_EVERY;
+                    this.prune().await;
                 }
                 let claimed = this.claim_round().await;
                 // A full round may leave more due: go again at once.
@@ -106,6 +114,32 @@ impl Webhooks {
             )
             .await;
         })
+    }
+
+    /// Deletes the ended deliveries older than the retention.
+    async fn prune(&self) {
+        let before = now_ms() - self.config.retention.as_millis() as i64;
+        let mut total = 0;
+        loop {
+            match deliveries::prune(&self.db, before, PRUNE_BATCH).await {
+                Ok(n) => {
+                    total += n;
+                    if n < PRUNE_BATCH {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not prune webhook deliveries");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(
+                events = total,
+                "old webhook events and their deliveries deleted"
+            );
+        }
     }
 
     /// Claims what this node has room for and starts the attempts; how
@@ -162,12 +196,26 @@ impl Webhooks {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    async fn attempt(&self, delivery: Claimed, token: &str) {
+    async fn attempt(self: &Arc<Self>, delivery: Claimed, token: &str) {
         let outcome = match self.send(&delivery).await {
             Ok(status) if (200..300).contains(&status) => Outcome::Delivered { status },
             Ok(status) => self.failed(&delivery, Some(status), format!("answered {status}")),
             Err(error) => self.failed(&delivery, None, error),
         };
+        if let Outcome::Failed {
+            again_at: Some(at), ..
+        } = &outcome
+        {
+            // Look again when the retry is due, not at the round after.
+            let wait = Duration::from_millis((*at - now_ms()).max(0) as u64);
+            let this = Arc::downgrade(self);
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                if let Some(this) = this.upgrade() {
+                    this.kick();
+                }
+            });
+        }
         match deliveries::finish(&self.db, &delivery.id, token, outcome).await {
             Ok(true) => self.report(&delivery.id).await,
             Ok(false) => {

@@ -3,7 +3,7 @@
 //! the same for one statement), finished only by the claim that holds
 //! them, listed for the admin and retried on request.
 
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, TransactionTrait, Value};
 use serde::Serialize;
 
 use crate::chat::User;
@@ -264,4 +264,45 @@ pub async fn finish(
     )
     .await?;
     Ok(changed == 1)
+}
+
+/// Deletes up to `batch` events older than `before` (ms) whose deliveries
+/// all ended (delivered or failed), with those deliveries; how many
+/// events it deleted.
+pub async fn prune(db: &sea_orm::DatabaseConnection, before: i64, batch: u64) -> AppResult<u64> {
+    #[derive(FromQueryResult)]
+    struct Id {
+        id: String,
+    }
+    let old: Vec<Id> = all(
+        db,
+        "SELECT id FROM webhook_events WHERE created_at < $1 ORDER BY created_at LIMIT $2",
+        vec![before.into(), (batch as i64).into()],
+    )
+    .await?;
+    if old.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Value> = old.into_iter().map(|i| i.id.into()).collect();
+    let list = placeholders(1, ids.len());
+    let ended = "NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+                 WHERE p.event_id = webhook_events.id AND p.status = 'pending')";
+    let txn = db.begin().await?;
+    let deleted = execute(
+        &txn,
+        &format!("DELETE FROM webhook_events WHERE id IN ({list}) AND {ended}"),
+        ids.clone(),
+    )
+    .await?;
+    execute(
+        &txn,
+        &format!(
+            "DELETE FROM webhook_deliveries WHERE event_id IN ({list}) AND NOT EXISTS \
+             (SELECT 1 FROM webhook_events e WHERE e.id = webhook_deliveries.event_id)"
+        ),
+        ids,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(deleted)
 }

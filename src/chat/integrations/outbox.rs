@@ -30,6 +30,11 @@ pub fn webhooks_exist() {
     MAY_EXIST.store(true, Ordering::Relaxed);
 }
 
+/// Whether changes are checked against endpoints on this node.
+pub fn enabled() -> bool {
+    MAY_EXIST.load(Ordering::Relaxed)
+}
+
 /// Resolves once after a transaction of this process recorded deliveries
 /// (the workers look at once rather than at their next round).
 pub async fn recorded() {
@@ -62,7 +67,7 @@ struct Endpoint {
 /// Writes the events and deliveries `changes` of `tenant` call for, in
 /// `txn`. Called by `changes::commit` just before the commit.
 pub async fn record(txn: &impl ConnectionTrait, tenant: &str, changes: &[Change]) -> AppResult<()> {
-    if !MAY_EXIST.load(Ordering::Relaxed) {
+    if !enabled() {
         return Ok(());
     }
     let typed: Vec<(EventType, &Change)> = changes
