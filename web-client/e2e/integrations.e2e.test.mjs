@@ -281,7 +281,7 @@ scenarioTest('an admin creates an API key and a webhook endpoint; deliveries sho
 
     // Revoking the key asks first, and the key stops working at once.
     await row.getByRole('button', { name: 'Revoke CRM sync' }).click();
-    await row.getByTestId('api-key-revoke-confirm').getByRole('button', { name: 'Revoke' }).click();
+    await keys.getByTestId('api-key-revoke-confirm').getByRole('button', { name: 'Revoke' }).click();
     await keys.getByText('No API keys yet.').waitFor({ timeout: T });
     const refused = await serverApi(key, '/api/server/publish', { event: 'notify.crm', data: {}, to: { agents: true } });
     assert.equal(refused.status, 401, refused.body);

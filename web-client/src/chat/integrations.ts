@@ -100,10 +100,16 @@ export function validDeliveryEvent(payload: unknown): WebhookDeliveryEvent | nul
   return e as WebhookDeliveryEvent;
 }
 
-/** What the last attempt got: "HTTP 500", "HTTP 500 · upstream down", "timeout", or "—" before any attempt. */
+/**
+ * What the last attempt got: "HTTP 500", "HTTP 302 · redirect not followed",
+ * "timeout", or "—" before any attempt (an error that names the status
+ * already is not prefixed with it again).
+ */
 export function lastOutcome(d: WebhookDelivery): string {
-  const parts = [d.lastStatusCode !== null ? `HTTP ${d.lastStatusCode}` : null, d.lastError?.trim() || null].filter(Boolean);
-  return parts.length ? parts.join(' · ') : '—';
+  const error = d.lastError?.trim() || null;
+  const status = d.lastStatusCode !== null ? `HTTP ${d.lastStatusCode}` : null;
+  if (status && error) return error.includes(String(d.lastStatusCode)) ? error : `${status} · ${error}`;
+  return status ?? error ?? '—';
 }
 
 // ---- the register form --------------------------------------------------

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
+import { Fragment, useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import { describeIntegrationError, type ApiKey, type CreatedApiKey } from '../chat/integrations';
 import { integrationsApi } from '../lib/integrations';
 import { formatDateTime } from '../lib/format';
@@ -116,28 +116,18 @@ export function ApiKeysSection({ token }: { token: string }) {
             </thead>
             <tbody>
               {items.map((k) => (
-                <tr key={k.id} data-testid="api-key-row" data-key-id={k.id}>
-                  <th scope="row" className="integrations__name">
-                    {k.name}
-                  </th>
-                  <td>
-                    <time dateTime={k.createdAt}>{formatDateTime(k.createdAt)}</time>
-                  </td>
-                  <td data-testid="api-key-last-used">
-                    {k.lastUsedAt ? <time dateTime={k.lastUsedAt}>{formatDateTime(k.lastUsedAt)}</time> : <span className="muted">never</span>}
-                  </td>
-                  <td className="integrations__actions">
-                    {confirming === k.id ? (
-                      <span className="settings__actions" role="group" aria-label={`Revoke ${k.name}?`} data-testid="api-key-revoke-confirm">
-                        <span>Revoke it? Anything using it stops working at once.</span>
-                        <button type="button" className="btn btn--danger btn--small" onClick={() => void revoke(k)} disabled={revoking}>
-                          {revoking ? 'Revoking…' : 'Revoke'}
-                        </button>
-                        <button type="button" className="btn btn--ghost btn--small" onClick={() => setConfirming(null)} disabled={revoking}>
-                          Keep it
-                        </button>
-                      </span>
-                    ) : (
+                <Fragment key={k.id}>
+                  <tr data-testid="api-key-row" data-key-id={k.id}>
+                    <th scope="row" className="integrations__name">
+                      {k.name}
+                    </th>
+                    <td>
+                      <time dateTime={k.createdAt}>{formatDateTime(k.createdAt)}</time>
+                    </td>
+                    <td data-testid="api-key-last-used">
+                      {k.lastUsedAt ? <time dateTime={k.lastUsedAt}>{formatDateTime(k.lastUsedAt)}</time> : <span className="muted">never</span>}
+                    </td>
+                    <td className="integrations__actions">
                       <button
                         type="button"
                         className="btn btn--ghost btn--small"
@@ -147,12 +137,28 @@ export function ApiKeysSection({ token }: { token: string }) {
                           setStatus(null);
                         }}
                         aria-label={`Revoke ${k.name}`}
+                        disabled={confirming === k.id}
                       >
                         Revoke
                       </button>
-                    )}
-                  </td>
-                </tr>
+                    </td>
+                  </tr>
+                  {confirming === k.id ? (
+                    <tr className="integrations__confirm-row">
+                      <td colSpan={4}>
+                        <div className="settings__actions" role="group" aria-label={`Revoke ${k.name}?`} data-testid="api-key-revoke-confirm">
+                          <span>Revoke “{k.name}”? Anything using it stops working at once.</span>
+                          <button type="button" className="btn btn--danger btn--small" onClick={() => void revoke(k)} disabled={revoking}>
+                            {revoking ? 'Revoking…' : 'Revoke'}
+                          </button>
+                          <button type="button" className="btn btn--ghost btn--small" onClick={() => setConfirming(null)} disabled={revoking}>
+                            Keep it
+                          </button>
+                        </div>
+                      </td>
+                    </tr>
+                  ) : null}
+                </Fragment>
               ))}
             </tbody>
           </table>
