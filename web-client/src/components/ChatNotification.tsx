@@ -18,9 +18,9 @@ type Props = { toasts: Toast[]; onDismiss: (id: string) => void; timeoutMs?: num
 
 /**
  * Toasts in a corner (bottom on small screens), stacked, newest last; each
- * goes away by itself after a while, except while the pointer or the focus
- * is on it (time to read it or reach its buttons). Screen readers hear each
- * new one once (a polite status region).
+ * goes away by itself after a while (not while the keyboard focus is in
+ * it), or with its ×. Screen readers hear each new one once (a polite
+ * status region).
  */
 export function ChatNotification({ toasts, onDismiss, timeoutMs = 8000 }: Props) {
   return (
@@ -35,8 +35,10 @@ export function ChatNotification({ toasts, onDismiss, timeoutMs = 8000 }: Props)
 }
 
 function ToastItem({ toast, onDismiss, timeoutMs }: { toast: Toast; onDismiss: (id: string) => void; timeoutMs: number }) {
-  const [held, setHeld] = useState({ hover: false, focus: false });
-  const paused = held.hover || held.focus;
+  // Held while the keyboard focus is in it (time to reach and read its
+  // buttons). Not on hover: a toast sliding under a resting pointer would
+  // then stay, over the page, until the pointer moves.
+  const [paused, setPaused] = useState(false);
   useEffect(() => {
     if (paused) return;
     const timer = setTimeout(() => onDismiss(toast.id), timeoutMs);
@@ -47,11 +49,9 @@ function ToastItem({ toast, onDismiss, timeoutMs }: { toast: Toast; onDismiss: (
       className={`toast${toast.level ? ` toast--${toast.level}` : ''}`}
       data-testid="toast"
       data-level={toast.level}
-      onMouseEnter={() => setHeld((h) => ({ ...h, hover: true }))}
-      onMouseLeave={() => setHeld((h) => ({ ...h, hover: false }))}
-      onFocus={() => setHeld((h) => ({ ...h, focus: true }))}
+      onFocus={() => setPaused(true)}
       onBlur={(e) => {
-        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setHeld((h) => ({ ...h, focus: false }));
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setPaused(false);
       }}
     >
       {toast.level ? <span className={`toast__level toast__level--${toast.level}`} aria-hidden="true" /> : null}
