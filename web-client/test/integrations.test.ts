@@ -94,6 +94,8 @@ describe('lastOutcome', () => {
     expect(lastOutcome({ ...d, lastStatusCode: 302, lastError: 'redirect not followed' })).toBe('HTTP 302 · redirect not followed');
     expect(lastOutcome({ ...d, lastError: 'timeout after 10 s' })).toBe('timeout after 10 s');
     expect(lastOutcome({ ...d, lastStatusCode: 500, lastError: 'endpoint answered HTTP 500' })).toBe('endpoint answered HTTP 500');
+    expect(lastOutcome({ ...d, lastStatusCode: 500, lastError: 'answered 500' })).toBe('HTTP 500');
+    expect(lastOutcome({ ...d, lastStatusCode: 503, lastError: 'answered 500' })).toBe('HTTP 503 · answered 500');
   });
 });
 

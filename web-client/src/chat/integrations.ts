@@ -102,13 +102,17 @@ export function validDeliveryEvent(payload: unknown): WebhookDeliveryEvent | nul
 
 /**
  * What the last attempt got: "HTTP 500", "HTTP 302 · redirect not followed",
- * "timeout", or "—" before any attempt (an error that names the status
- * already is not prefixed with it again).
+ * "timed out", or "—" before any attempt. The server's error for a status
+ * ("answered 500") says no more than the status, so only the status shows.
  */
 export function lastOutcome(d: WebhookDelivery): string {
   const error = d.lastError?.trim() || null;
   const status = d.lastStatusCode !== null ? `HTTP ${d.lastStatusCode}` : null;
-  if (status && error) return error.includes(String(d.lastStatusCode)) ? error : `${status} · ${error}`;
+  if (status && error) {
+    if (error.includes(status)) return error;
+    if (new RegExp(`^(answered|status|http)?\\s*${d.lastStatusCode}$`, 'i').test(error)) return status;
+    return `${status} · ${error}`;
+  }
   return status ?? error ?? '—';
 }
 
