@@ -201,7 +201,7 @@ export function ApiKeysSection({ token }: { token: string }) {
           title={`API key “${created.name}”`}
           label="API key"
           value={created.key}
-          hint="Give it to your backend as its bearer token for /api/server/… . Lost it? Create another and revoke this one."
+          hint="Your backend sends it as its bearer token to /api/server/. Lost it? Create another key and revoke this one."
           onClose={() => {
             setCreated(null);
             setStatus(`Created “${created.name}”.`);
