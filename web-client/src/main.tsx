@@ -11,6 +11,8 @@ import './styles.css';
 
 // The reports page draws charts: its code (and the chart library) loads only there.
 const ReportsPage = lazy(() => import('./pages/ReportsPage').then((m) => ({ default: m.ReportsPage })));
+// Admins only, and rarely: its code loads only there too.
+const IntegrationsPage = lazy(() => import('./pages/IntegrationsPage').then((m) => ({ default: m.IntegrationsPage })));
 
 function route(pathname: string) {
   const path = pathname.replace(/\/+$/, '') || '/';
@@ -24,6 +26,16 @@ function route(pathname: string) {
       page: (
         <Suspense fallback={<p className="muted center">Loading…</p>}>
           <ReportsPage />
+        </Suspense>
+      ),
+    };
+  }
+  if (path === '/integrations') {
+    return {
+      title: 'Integrations · Switchboard',
+      page: (
+        <Suspense fallback={<p className="muted center">Loading…</p>}>
+          <IntegrationsPage />
         </Suspense>
       ),
     };

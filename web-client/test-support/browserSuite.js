@@ -25,11 +25,12 @@ export const distDir = path.join(webClientDir, 'dist');
 
 /**
  * Registers the file's before/after and returns what its tests use.
- * @param {{ label: string, checkCsp?: boolean, ready: (server: Server, browser: Browser) => void }} options
- *   `label` names the artifacts (`e2e-<label>-…`); `ready` hands the started
+ * @param {{ label: string, checkCsp?: boolean, serverOptions?: import('./switchboardServer.js').StartOptions, ready: (server: Server, browser: Browser) => void }} options
+ *   `label` names the artifacts (`e2e-<label>-…`); `serverOptions` are added
+ *   to the server's start (flags, environment); `ready` hands the started
  *   server and browser to the file.
  */
-export function browserSuite({ label, checkCsp = false, ready }) {
+export function browserSuite({ label, checkCsp = false, serverOptions = {}, ready }) {
   /** @type {Server | undefined} */
   let server;
   /** @type {Browser | undefined} */
@@ -42,7 +43,7 @@ export function browserSuite({ label, checkCsp = false, ready }) {
   before(async () => {
     assert.ok(existsSync(path.join(distDir, 'index.html')), 'dist/ is missing: run npm run build');
     mkdirSync(artifacts, { recursive: true });
-    server = await startServer({ staticDir: distDir });
+    server = await startServer({ ...serverOptions, staticDir: distDir });
     browser = await chromium.launch({
       executablePath: chromiumPath(),
       headless: true,

@@ -30,6 +30,7 @@ const ANSI = /\u001b\[[0-9;]*m/g;
  * @property {string} [staticDir] --static-dir (the built client, for the e2e test)
  * @property {string} [jwtSecret]
  * @property {string[]} [extraArgs]
+ * @property {Record<string, string>} [env] more environment for the server (WEBHOOK_RETRY_SCHEDULE=1,1, …)
  * @property {number} [readyTimeoutMs]
  * @property {boolean} [ownsDataDir] remove dataDir on stop()
  */
@@ -77,6 +78,7 @@ export class SwitchboardServer {
         // working directory (an environment variable, not a flag: an older
         // binary ignores it).
         ATTACHMENTS_STORE: `file://${path.join(this.dataDir, 'attachments')}`,
+        ...this.options.env,
       },
     });
     this.child = child;

@@ -68,3 +68,9 @@ export function formatBytes(bytes: number): string {
 function roundSize(value: number): number {
   return value < 10 ? Math.round(value * 10) / 10 : Math.round(value);
 }
+
+/** A date and time for lists ("30 Nov 2026, 16:42" in the reader's locale); "" for an invalid time. */
+export function formatDateTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+}

@@ -111,6 +111,17 @@ export function decodeTokenClaims(token: string): { sub?: string; name?: string;
 }
 
 /**
+ * Whether the token claims the admin role (`role`, or a `roles` array, any
+ * case, as the server reads them). Only decides what the page offers: the
+ * server refuses a non-admin's changes whatever the page shows.
+ */
+export function hasAdminRole(token: string): boolean {
+  const claims = decodeTokenClaims(token) as { role?: unknown; roles?: unknown };
+  const roles = [claims.role, ...(Array.isArray(claims.roles) ? claims.roles : [])];
+  return roles.some((r) => typeof r === 'string' && r.toLowerCase() === 'admin');
+}
+
+/**
  * A random id for `clientMessageId` and subjects. `crypto.randomUUID` only
  * exists in secure contexts, and a demo opened at http://192.168.x.y is not
  * one, hence the fallback.

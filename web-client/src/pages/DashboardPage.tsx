@@ -8,6 +8,7 @@ import { SupportDashboard } from '../components/SupportDashboard';
 import { useAgents } from '../hooks/useAgents';
 import { useChatConnection } from '../hooks/useChatConnection';
 import { useIdentity } from '../hooks/useIdentity';
+import { useNotifyToasts } from '../hooks/useNotifyToasts';
 import { useToasts } from '../hooks/useToasts';
 import { displayName } from '../lib/format';
 
@@ -54,6 +55,8 @@ function AgentConsole({ token, name, onSignOut }: { token: string; name: string 
   const conn = useChatConnection(token);
   const agents = useAgents(conn, token);
   const { toasts, notify, dismiss } = useToasts();
+  // The backend's own `notify.*` events (server API), as toasts.
+  useNotifyToasts(conn.socket, conn.user, notify);
   const [takeRequest, setTakeRequest] = useState<{ session: Session; at: number } | null>(null);
   const onTake = useCallback((session: Session) => setTakeRequest({ session, at: Date.now() }), []);
   return (
@@ -75,9 +78,14 @@ function AgentConsole({ token, name, onSignOut }: { token: string; name: string 
             Reports
           </a>
           {conn.user?.role === 'admin' ? (
-            <a className="btn btn--ghost btn--small" href="/settings">
-              Settings
-            </a>
+            <>
+              <a className="btn btn--ghost btn--small" href="/settings">
+                Settings
+              </a>
+              <a className="btn btn--ghost btn--small" href="/integrations">
+                Integrations
+              </a>
+            </>
           ) : null}
           <span className="agent-name" data-testid="agent-name">
             {displayName(conn.user, name ?? 'Agent')}

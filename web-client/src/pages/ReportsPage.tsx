@@ -5,6 +5,7 @@ import { ReportChart } from '../components/ReportChart';
 import { ReportTable } from '../components/ReportTable';
 import { SignInForm } from '../components/SignInForm';
 import { useIdentity } from '../hooks/useIdentity';
+import { hasAdminRole } from '../lib/identity';
 import { api } from '../lib/api';
 import { formatTime } from '../lib/format';
 import '../reports.css';
@@ -39,6 +40,11 @@ export function ReportsPage() {
           <a className="btn btn--ghost btn--small" href="/settings">
             Settings
           </a>
+          {auth.status === 'ready' && auth.token && hasAdminRole(auth.token) ? (
+            <a className="btn btn--ghost btn--small" href="/integrations">
+              Integrations
+            </a>
+          ) : null}
           {auth.status === 'ready' && auth.identity ? <span className="agent-name">{auth.identity.name}</span> : null}
         </div>
       </header>

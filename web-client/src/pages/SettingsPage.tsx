@@ -5,7 +5,7 @@ import { SettingsForm } from '../components/SettingsForm';
 import { SignInForm } from '../components/SignInForm';
 import { useIdentity } from '../hooks/useIdentity';
 import { api } from '../lib/api';
-import { decodeTokenClaims } from '../lib/identity';
+import { hasAdminRole } from '../lib/identity';
 
 /**
  * The tenant's settings (`GET`/`PATCH /api/settings`, PROTOCOL §7): for
@@ -28,6 +28,11 @@ export function SettingsPage() {
           <a className="btn btn--ghost btn--small" href="/reports">
             Reports
           </a>
+          {auth.status === 'ready' && auth.token && hasAdminRole(auth.token) ? (
+            <a className="btn btn--ghost btn--small" href="/integrations">
+              Integrations
+            </a>
+          ) : null}
           {auth.status === 'ready' && auth.identity ? <span className="agent-name">{auth.identity.name}</span> : null}
         </div>
       </header>
@@ -106,15 +111,4 @@ function SettingsLoader({ token }: { token: string }) {
       <SettingsForm settings={settings} canEdit={isAdmin} onSave={(patch) => api.updateSettings(token, patch)} />
     </div>
   );
-}
-
-/**
- * Whether the token claims the admin role (`role`, or a `roles` array, any
- * case, as the server reads them). Only decides what the page offers: the
- * server refuses a non-admin's PATCH whatever the page shows.
- */
-function hasAdminRole(token: string): boolean {
-  const claims = decodeTokenClaims(token) as { role?: unknown; roles?: unknown };
-  const roles = [claims.role, ...(Array.isArray(claims.roles) ? claims.roles : [])];
-  return roles.some((r) => typeof r === 'string' && r.toLowerCase() === 'admin');
 }
