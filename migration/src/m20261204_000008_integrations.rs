@@ -25,7 +25,7 @@ const UP: &[&str] = &[
         last_used_at BIGINT
     )",
     "CREATE UNIQUE INDEX IF NOT EXISTS idx_api_keys_hash ON api_keys (key_hash)",
-    "CREATE INDEX IF NOT EXISTS idx_api_keys_tenant ON api_keys (tenant, created_at)",
+    "CREATE INDEX IF NOT EXISTS idx_api_keys_tenant ON api_keys (tenant, created_at, id)",
     "CREATE TABLE IF NOT EXISTS webhook_endpoints (
         id TEXT PRIMARY KEY,
         tenant TEXT NOT NULL,
@@ -35,7 +35,7 @@ const UP: &[&str] = &[
         secret TEXT NOT NULL,
         created_at BIGINT NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS idx_webhook_endpoints_tenant ON webhook_endpoints (tenant, created_at)",
+    "CREATE INDEX IF NOT EXISTS idx_webhook_endpoints_tenant ON webhook_endpoints (tenant, created_at, id)",
     "CREATE TABLE IF NOT EXISTS webhook_events (
         id TEXT PRIMARY KEY,
         tenant TEXT NOT NULL,
@@ -60,7 +60,7 @@ const UP: &[&str] = &[
         delivered_at BIGINT
     )",
     "CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending'",
-    "CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at)",
+    "CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, created_at, id)",
     "CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_event ON webhook_deliveries (event_id)",
 ];
 

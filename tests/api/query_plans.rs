@@ -9,6 +9,7 @@ use clap::Parser;
 use entities::{attachment, message, session};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryTrait, Statement};
 use switchboard::chat::attachments;
+use switchboard::chat::integrations::{deliveries, endpoints, keys, outbox};
 use switchboard::chat::messages::history::{self, PageFrom};
 use switchboard::chat::reports::{self, Range};
 use switchboard::chat::routing::{agents, assign, queue};
@@ -143,6 +144,39 @@ fn queries(backend: DbBackend) -> Vec<(&'static str, Statement)> {
             "sessions of agents offline too long",
             raw(backend, assign::ORPHAN_SQL, &[TENANT, NOW]),
         ),
+        // Integrations (docs/protocol.md §10).
+        (
+            "an API key by its hash",
+            raw(backend, keys::BY_HASH_SQL, &["ab12"]),
+        ),
+        (
+            "the tenant's API keys",
+            raw(backend, keys::LIST_SQL, &[TENANT]),
+        ),
+        (
+            "the tenant's webhooks",
+            raw(backend, endpoints::LIST_SQL, &[TENANT]),
+        ),
+        (
+            "the webhooks a change is reported to",
+            raw(backend, outbox::SUBSCRIBERS_SQL, &[TENANT]),
+        ),
+        (
+            "a webhook's deliveries",
+            raw(backend, &deliveries::list_sql(), &[SESSION, TENANT, "50"]),
+        ),
+        (
+            "due webhook deliveries",
+            raw(
+                backend,
+                &deliveries::due_sql(backend, 1),
+                &["0", "x", NOW, "32", SESSION],
+            ),
+        ),
+        (
+            "webhook events past their retention",
+            raw(backend, deliveries::OLD_EVENTS_SQL, &[NOW, "500"]),
+        ),
     ]
 }
 
@@ -233,16 +267,24 @@ fn offending(backend: DbBackend, plan: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Whether an index search's condition pins the tenant, the session or
-/// the row (`eq` is how the plan writes equality: `=` or ` =`).
+/// Whether an index search's condition pins the tenant, the session, a
+/// webhook endpoint, an API key's hash or the row (`eq` is how the plan
+/// writes equality: `=` or ` =`).
 fn starts_from_a_key(condition: &str, eq: &str) -> bool {
-    ["tenant", "session_id", "message_id", "id"]
-        .iter()
-        .any(|key| {
-            condition.contains(&format!("({key}{eq}"))
-                || condition.contains(&format!(": {key}{eq}"))
-                || condition.contains(&format!(" {key}{eq}"))
-        })
+    [
+        "tenant",
+        "session_id",
+        "message_id",
+        "endpoint_id",
+        "key_hash",
+        "id",
+    ]
+    .iter()
+    .any(|key| {
+        condition.contains(&format!("({key}{eq}"))
+            || condition.contains(&format!(": {key}{eq}"))
+            || condition.contains(&format!(" {key}{eq}"))
+    })
 }
 
 /// The reports' figures (one grouped query each over a time index):
@@ -258,7 +300,11 @@ fn report_queries(backend: DbBackend) -> Vec<(String, Statement)> {
 
 /// Background work that walks an index by a range (no tenant or session
 /// to start from) but never scans the table or sorts: checked for those.
-const RANGES: [&str; 1] = ["the sweep's unsent uploads"];
+const RANGES: [&str; 3] = [
+    "the sweep's unsent uploads",
+    "due webhook deliveries",
+    "webhook events past their retention",
+];
 
 async fn assert_every_query_uses_an_index(db: &DatabaseConnection, explain: &str) {
     let backend = db.get_database_backend();

@@ -48,6 +48,38 @@ const SELECT: &str = "SELECT d.id, d.event_id, d.endpoint_id, d.tenant, e.type A
      d.last_status_code, d.last_error, d.next_attempt_at, d.created_at, d.delivered_at \
      FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id";
 
+/// An endpoint's deliveries, newest first (`$1` endpoint, `$2` tenant,
+/// `$3` limit).
+pub fn list_sql() -> String {
+    format!(
+        "{SELECT} WHERE d.endpoint_id = $1 AND d.tenant = $2 ORDER BY d.created_at DESC, d.id DESC LIMIT $3"
+    )
+}
+
+/// Due deliveries in order (`$3` now, `$4` limit), skipping `busy`
+/// endpoints (`$5`…); locked and skipped where the database can.
+pub fn due_sql(backend: DbBackend, busy: usize) -> String {
+    let skip_locked = match backend {
+        DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+        _ => "",
+    };
+    let not_busy = if busy == 0 {
+        String::new()
+    } else {
+        format!(" AND endpoint_id NOT IN ({})", placeholders(5, busy))
+    };
+    format!(
+        "SELECT id FROM webhook_deliveries WHERE {DUE}{not_busy} ORDER BY next_attempt_at LIMIT $4{skip_locked}"
+    )
+}
+
+const DUE: &str =
+    "status = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)";
+
+/// The oldest events (`$1` before, `$2` limit).
+pub const OLD_EVENTS_SQL: &str =
+    "SELECT id FROM webhook_events WHERE created_at < $1 ORDER BY created_at LIMIT $2";
+
 impl Row {
     fn view(&self) -> DeliveryView {
         DeliveryView {
@@ -93,10 +125,12 @@ pub async fn list(
     super::endpoints::find(db, admin, webhook_id).await?;
     let rows: Vec<Row> = all(
         db,
-        &format!(
-            "{SELECT} WHERE d.endpoint_id = $1 AND d.tenant = $2 ORDER BY d.created_at DESC, d.id DESC LIMIT $3"
-        ),
-        vec![webhook_id.into(), admin.tenant.clone().into(), (limit as i64).into()],
+        &list_sql(),
+        vec![
+            webhook_id.into(),
+            admin.tenant.clone().into(),
+            (limit as i64).into(),
+        ],
     )
     .await?;
     Ok(rows.iter().map(Row::view).collect())
@@ -166,27 +200,17 @@ pub async fn claim(
     lease_ms: i64,
 ) -> AppResult<Vec<Claimed>> {
     let now = now_ms();
-    let skip_locked = match db.get_database_backend() {
-        DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-        _ => "",
-    };
     let mut values: Vec<Value> = vec![
         (now + lease_ms).into(),
         token.into(),
         now.into(),
         (limit as i64).into(),
     ];
-    let not_busy = if busy.is_empty() {
-        String::new()
-    } else {
-        values.extend(busy.iter().map(|id| Value::from(id.clone())));
-        format!(" AND endpoint_id NOT IN ({})", placeholders(5, busy.len()))
-    };
-    let due = "status = 'pending' AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until < $3)";
+    values.extend(busy.iter().map(|id| Value::from(id.clone())));
     let sql = format!(
         "UPDATE webhook_deliveries SET lease_until = $1, claimed_by = $2, attempts = attempts + 1 \
-         WHERE {due} AND id IN (SELECT id FROM webhook_deliveries WHERE {due}{not_busy} \
-         ORDER BY next_attempt_at LIMIT $4{skip_locked}) RETURNING id"
+         WHERE {DUE} AND id IN ({}) RETURNING id",
+        due_sql(db.get_database_backend(), busy.len())
     );
     #[derive(FromQueryResult)]
     struct Id {
@@ -276,7 +300,7 @@ pub async fn prune(db: &sea_orm::DatabaseConnection, before: i64, batch: u64) ->
     }
     let old: Vec<Id> = all(
         db,
-        "SELECT id FROM webhook_events WHERE created_at < $1 ORDER BY created_at LIMIT $2",
+        OLD_EVENTS_SQL,
         vec![before.into(), (batch as i64).into()],
     )
     .await?;

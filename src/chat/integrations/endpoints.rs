@@ -20,6 +20,10 @@ use crate::error::{AppError, AppResult};
 const URL_MAX: usize = 2000;
 const DESCRIPTION_MAX: usize = 500;
 
+/// A tenant's endpoints, newest first (`$1` the tenant).
+pub const LIST_SQL: &str = "SELECT id, url, events, description, created_at FROM webhook_endpoints \
+     WHERE tenant = $1 ORDER BY created_at DESC, id DESC";
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookView {
@@ -164,12 +168,7 @@ pub async fn create(
 /// `GET /api/webhooks`: newest first, without secrets.
 pub async fn list(db: &impl ConnectionTrait, admin: &User) -> AppResult<Vec<WebhookView>> {
     ensure_admin(admin, "webhooks")?;
-    let rows: Vec<Row> = all(
-        db,
-        "SELECT id, url, events, description, created_at FROM webhook_endpoints WHERE tenant = $1 ORDER BY created_at DESC, id DESC",
-        vec![admin.tenant.clone().into()],
-    )
-    .await?;
+    let rows: Vec<Row> = all(db, LIST_SQL, vec![admin.tenant.clone().into()]).await?;
     Ok(rows.iter().map(Row::view).collect())
 }
 

@@ -23,6 +23,13 @@ const NAME_MAX: usize = 100;
 /// `lastUsedAt` is written at most this often per key.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
+/// A tenant's keys, newest first (`$1` the tenant).
+pub const LIST_SQL: &str = "SELECT id, tenant, name, key_hash, created_at, last_used_at FROM api_keys \
+     WHERE tenant = $1 ORDER BY created_at DESC, id DESC";
+/// The key of a hash (`$1`).
+pub const BY_HASH_SQL: &str =
+    "SELECT id, tenant, name, key_hash, created_at, last_used_at FROM api_keys WHERE key_hash = $1";
+
 /// A key as listed (never the key itself).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -118,12 +125,7 @@ pub async fn create(
 /// `GET /api/api-keys`: newest first.
 pub async fn list(db: &impl ConnectionTrait, admin: &User) -> AppResult<Vec<ApiKeyView>> {
     ensure_admin(admin, "API keys")?;
-    let rows: Vec<Row> = all(
-        db,
-        "SELECT id, tenant, name, key_hash, created_at, last_used_at FROM api_keys WHERE tenant = $1 ORDER BY created_at DESC, id DESC",
-        vec![admin.tenant.clone().into()],
-    )
-    .await?;
+    let rows: Vec<Row> = all(db, LIST_SQL, vec![admin.tenant.clone().into()]).await?;
     Ok(rows.iter().map(Row::view).collect())
 }
 
@@ -157,12 +159,7 @@ impl KeyCheck {
             return Err(unauthorized());
         }
         let digest = hash(raw);
-        let rows: Vec<Row> = all(
-            db,
-            "SELECT id, tenant, name, key_hash, created_at, last_used_at FROM api_keys WHERE key_hash = $1",
-            vec![digest.clone().into()],
-        )
-        .await?;
+        let rows: Vec<Row> = all(db, BY_HASH_SQL, vec![digest.clone().into()]).await?;
         let row = rows
             .into_iter()
             .find(|row| same(&row.key_hash, &digest))

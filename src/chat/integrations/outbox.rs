@@ -58,6 +58,9 @@ pub async fn look_for_webhooks(db: &impl ConnectionTrait) -> AppResult<()> {
     Ok(())
 }
 
+/// The endpoints of tenant `$1` and what they subscribe to.
+pub const SUBSCRIBERS_SQL: &str = "SELECT id, events FROM webhook_endpoints WHERE tenant = $1";
+
 #[derive(FromQueryResult)]
 struct Endpoint {
     id: String,
@@ -77,12 +80,7 @@ pub async fn record(txn: &impl ConnectionTrait, tenant: &str, changes: &[Change]
     if typed.is_empty() {
         return Ok(());
     }
-    let endpoints: Vec<Endpoint> = all(
-        txn,
-        "SELECT id, events FROM webhook_endpoints WHERE tenant = $1",
-        vec![tenant.into()],
-    )
-    .await?;
+    let endpoints: Vec<Endpoint> = all(txn, SUBSCRIBERS_SQL, vec![tenant.into()]).await?;
     if endpoints.is_empty() {
         return Ok(());
     }
