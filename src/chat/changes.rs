@@ -127,7 +127,8 @@ impl<T> Changed<T> {
 /// outbox of docs/protocol.md §10, is written inside the transaction,
 /// before the commit, never after it.
 pub async fn commit(txn: DatabaseTransaction, tenant: &str, changes: &[Change]) -> AppResult<()> {
-    outbox::record(&txn, tenant, changes).await?;
+    let changes: Vec<&Change> = changes.iter().collect();
+    outbox::record(&txn, tenant, &changes).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -135,17 +136,13 @@ pub async fn commit(txn: DatabaseTransaction, tenant: &str, changes: &[Change]) 
 /// [`commit`] for a transaction that changed several tenants (a group
 /// commit of messages): each tenant's changes, in order.
 pub async fn commit_each(txn: DatabaseTransaction, each: &[(&str, Vec<Change>)]) -> AppResult<()> {
-    if !outbox::enabled() {
-        txn.commit().await?;
-        return Ok(());
-    }
     // One look at a tenant's endpoints however many of its messages the
     // batch holds.
-    let mut by_tenant: Vec<(&str, Vec<Change>)> = Vec::new();
+    let mut by_tenant: Vec<(&str, Vec<&Change>)> = Vec::new();
     for (tenant, changes) in each {
         match by_tenant.iter_mut().find(|(t, _)| t == tenant) {
-            Some((_, all)) => all.extend(changes.iter().cloned()),
-            None => by_tenant.push((tenant, changes.clone())),
+            Some((_, all)) => all.extend(changes),
+            None => by_tenant.push((tenant, changes.iter().collect())),
         }
     }
     for (tenant, changes) in &by_tenant {

@@ -87,9 +87,6 @@ impl Webhooks {
         tokio::spawn(async move {
             let mut next_prune = tokio::time::Instant::now() + PRUNE_EVERY / 60;
             loop {
-                if let Err(err) = outbox::look_for_webhooks(&this.db).await {
-                    tracing::warn!(error = %err, "could not look for webhooks");
-                }
                 if tokio::time::Instant::now() >= next_prune {
                     next_prune += PRUNE_EVERY;
                     this.prune().await;

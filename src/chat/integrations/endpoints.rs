@@ -158,7 +158,6 @@ pub async fn create(
         ],
     )
     .await?;
-    super::outbox::webhooks_exist();
     Ok(CreatedWebhook {
         webhook: row.view(),
         secret,

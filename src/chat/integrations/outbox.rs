@@ -4,13 +4,10 @@
 //! transaction ([`crate::chat::changes::commit`]), so a change that
 //! commits is reported and one that rolls back is not, whatever crashes.
 //!
-//! A node that has never seen a webhook skips even the read: a change
-//! costs nothing until some endpoint exists. Each node learns that one
-//! exists when it starts, when one is registered through it, and at each
-//! delivery round (every second) otherwise; from then on every change is
-//! checked against the endpoints in its own transaction.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! Every change of a reported type looks its tenant's endpoints up in its
+//! own transaction (one indexed read of a small table, once per tenant
+//! in a group commit), so an endpoint hears of every change committed
+//! after its registration, on any node, from the first one on.
 
 use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 use serde_json::json;
@@ -22,40 +19,12 @@ use crate::chat::routing::sql::{all, execute, placeholders};
 use crate::chat::{Change, sessions, users};
 use crate::error::AppResult;
 
-static MAY_EXIST: AtomicBool = AtomicBool::new(false);
 static RECORDED: Notify = Notify::const_new();
-
-/// Some webhook endpoint exists (or did): changes are checked from now on.
-pub fn webhooks_exist() {
-    MAY_EXIST.store(true, Ordering::Relaxed);
-}
-
-/// Whether changes are checked against endpoints on this node.
-pub fn enabled() -> bool {
-    MAY_EXIST.load(Ordering::Relaxed)
-}
 
 /// Resolves once after a transaction of this process recorded deliveries
 /// (the workers look at once rather than at their next round).
 pub async fn recorded() {
     RECORDED.notified().await;
-}
-
-/// Whether any endpoint is stored; sets the flag when one is.
-pub async fn look_for_webhooks(db: &impl ConnectionTrait) -> AppResult<()> {
-    if MAY_EXIST.load(Ordering::Relaxed) {
-        return Ok(());
-    }
-    #[derive(FromQueryResult)]
-    struct One {
-        #[allow(dead_code)]
-        id: String,
-    }
-    let found: Vec<One> = all(db, "SELECT id FROM webhook_endpoints LIMIT 1", vec![]).await?;
-    if !found.is_empty() {
-        webhooks_exist();
-    }
-    Ok(())
 }
 
 /// The endpoints of tenant `$1` and what they subscribe to.
@@ -69,13 +38,14 @@ struct Endpoint {
 
 /// Writes the events and deliveries `changes` of `tenant` call for, in
 /// `txn`. Called by `changes::commit` just before the commit.
-pub async fn record(txn: &impl ConnectionTrait, tenant: &str, changes: &[Change]) -> AppResult<()> {
-    if !enabled() {
-        return Ok(());
-    }
+pub async fn record(
+    txn: &impl ConnectionTrait,
+    tenant: &str,
+    changes: &[&Change],
+) -> AppResult<()> {
     let typed: Vec<(EventType, &Change)> = changes
         .iter()
-        .filter_map(|c| EventType::of(c).map(|t| (t, c)))
+        .filter_map(|c| EventType::of(c).map(|t| (t, *c)))
         .collect();
     if typed.is_empty() {
         return Ok(());
