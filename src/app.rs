@@ -112,6 +112,7 @@ impl<A: Adapter> App<A> {
             fanout.clone(),
             integrations.webhooks(),
             node_id.clone(),
+            attachments.signer.clone(),
         )?;
         let key_limiter = keyed(
             integrations.server_api_rate_per_second,

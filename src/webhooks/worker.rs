@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::WebhookConfig;
 use super::address::{self, CheckedResolver};
 use super::sign::signature;
+use crate::chat::attachments::sign::{Signer, Variant};
 use crate::chat::clock::now_ms;
 use crate::chat::integrations::deliveries::{self, Claimed, Outcome};
 use crate::chat::integrations::outbox;
@@ -41,7 +42,12 @@ pub struct Webhooks {
     in_flight: Mutex<HashMap<String, usize>>,
     wake: Notify,
     node: String,
+    /// Signs the attachment links of a delivery afresh at each attempt.
+    signer: Signer,
 }
+
+/// How long the attachment links in a delivery work, from its attempt.
+const LINK_TTL_SECONDS: u64 = 86_400;
 
 impl Webhooks {
     pub fn new(
@@ -49,6 +55,7 @@ impl Webhooks {
         fanout: Arc<Fanout>,
         config: WebhookConfig,
         node: String,
+        signer: Signer,
     ) -> anyhow::Result<Arc<Self>> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -69,6 +76,7 @@ impl Webhooks {
             in_flight: Mutex::default(),
             wake: Notify::new(),
             node,
+            signer,
         }))
     }
 
@@ -261,12 +269,38 @@ impl Webhooks {
             .header("webhook-id", &delivery.event_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(delivery.body.clone())
+            .body(self.fresh_links(&delivery.body))
             .send()
             .await
             .map_err(describe)?;
         let status = response.status().as_u16();
         Ok(status)
+    }
+
+    /// The body with its message's attachment links signed for
+    /// [`LINK_TTL_SECONDS`] from now (a retry hours later still links to
+    /// working URLs); as stored when it has none.
+    fn fresh_links(&self, body: &str) -> String {
+        if !body.contains("\"attachments\":[{") {
+            return body.to_string();
+        }
+        let Ok(mut event) = serde_json::from_str::<serde_json::Value>(body) else {
+            return body.to_string();
+        };
+        let links = event
+            .pointer_mut("/data/message/attachments")
+            .and_then(serde_json::Value::as_array_mut);
+        for attachment in links.into_iter().flatten() {
+            let Some(id) = attachment["id"].as_str().map(str::to_owned) else {
+                continue;
+            };
+            attachment["url"] = self.signer.url_for(&id, Variant::File, LINK_TTL_SECONDS).into();
+            if attachment["thumbnailUrl"].is_string() {
+                attachment["thumbnailUrl"] =
+                    self.signer.url_for(&id, Variant::Thumbnail, LINK_TTL_SECONDS).into();
+            }
+        }
+        event.to_string()
     }
 
     /// Tells the tenant's admins how a delivery stands.
