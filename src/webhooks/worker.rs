@@ -256,12 +256,8 @@ impl Webhooks {
         let url = url::Url::parse(&delivery.url).map_err(|e| format!("bad URL: {e}"))?;
         address::check_literal(&url, self.config.allow_private)?;
         let timestamp = now_ms() / 1000;
-        let signature = signature(
-            &delivery.secret,
-            &delivery.event_id,
-            timestamp,
-            &delivery.body,
-        )?;
+        let body = self.fresh_links(&delivery.body);
+        let signature = signature(&delivery.secret, &delivery.event_id, timestamp, &body)?;
         let response = self
             .client
             .post(url)
@@ -269,7 +265,7 @@ impl Webhooks {
             .header("webhook-id", &delivery.event_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(self.fresh_links(&delivery.body))
+            .body(body)
             .send()
             .await
             .map_err(describe)?;
@@ -294,10 +290,15 @@ impl Webhooks {
             let Some(id) = attachment["id"].as_str().map(str::to_owned) else {
                 continue;
             };
-            attachment["url"] = self.signer.url_for(&id, Variant::File, LINK_TTL_SECONDS).into();
+            attachment["url"] = self
+                .signer
+                .url_for(&id, Variant::File, LINK_TTL_SECONDS)
+                .into();
             if attachment["thumbnailUrl"].is_string() {
-                attachment["thumbnailUrl"] =
-                    self.signer.url_for(&id, Variant::Thumbnail, LINK_TTL_SECONDS).into();
+                attachment["thumbnailUrl"] = self
+                    .signer
+                    .url_for(&id, Variant::Thumbnail, LINK_TTL_SECONDS)
+                    .into();
             }
         }
         event.to_string()
