@@ -5,9 +5,25 @@ use serde_json::{Value, json};
 use crate::cli::ChatArgs;
 use crate::fleet::Fleet;
 use crate::server::Server;
+use crate::token::Minter;
+use crate::webhook;
+use std::time::Duration;
 
-pub async fn run(args: ChatArgs) -> anyhow::Result<Value> {
+pub async fn run(mut args: ChatArgs) -> anyhow::Result<Value> {
+    if args.webhook {
+        args.server
+            .server_arg
+            .push("--webhook-allow-private-networks=true".into());
+    }
     let server = Server::start(&args.server, Some(args.chat.send_limit)).await?;
+    let hook = if args.webhook {
+        let (addr, received) = webhook::receiver().await?;
+        webhook::register(server.addr, &Minter::new(&server.secret), addr).await?;
+        eprintln!("webhook registered for message.created: http://{addr}/hook");
+        Some(received)
+    } else {
+        None
+    };
     let mut fleet = Fleet::setup(server, &args.chat, &args.load).await?;
     if args.warmup > 0.0 {
         eprintln!(
@@ -24,6 +40,15 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<Value> {
         "lossless": outcome.lossless(),
     });
     merge(&mut result, fleet.totals());
+    if let Some(received) = hook {
+        // Every stored message is one delivery: wait for the last ones.
+        let sent = fleet.sent();
+        let got = webhook::wait_for(&received, sent, Duration::from_secs(60)).await;
+        merge(
+            &mut result,
+            json!({ "webhook": true, "webhook_messages_sent": sent, "webhook_deliveries": got }),
+        );
+    }
     merge(&mut result, outcome.json);
     fleet.finish().await;
     Ok(result)

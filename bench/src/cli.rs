@@ -142,6 +142,11 @@ pub struct ChatArgs {
     /// when no release one exists; fails on any loss (same as `smoke`).
     #[arg(long)]
     pub smoke: bool,
+    /// Register a webhook for `message.created` with a receiver in this
+    /// process (the server is started with --webhook-allow-private-networks):
+    /// the chat's cost with the outbox and its deliveries.
+    #[arg(long)]
+    pub webhook: bool,
 }
 
 #[derive(Args, Debug, Clone)]

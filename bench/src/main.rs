@@ -30,6 +30,7 @@ mod sio;
 mod smoke;
 mod token;
 mod upload;
+mod webhook;
 
 use clap::Parser;
 

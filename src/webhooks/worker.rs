@@ -162,7 +162,11 @@ impl Webhooks {
             .collect();
         let token = format!("{}:{}", self.node, crate::chat::new_id());
         let lease = (self.config.timeout + LEASE_MARGIN).as_millis() as i64;
-        let claimed = match deliveries::claim(&self.db, &token, free, &busy, lease).await {
+        // At most one endpoint's share per round: a round's deliveries may
+        // all be one endpoint's.
+        let share = self.config.per_endpoint.max(1);
+        let limit = free.min(share);
+        let claimed = match deliveries::claim(&self.db, &token, limit, &busy, lease).await {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::warn!(error = %err, "could not claim webhook deliveries");
@@ -170,9 +174,20 @@ impl Webhooks {
             }
         };
         let mut started = 0;
+        let mut extra = Vec::new();
         for delivery in claimed {
-            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                break;
+            let over_share = self
+                .counts()
+                .get(&delivery.endpoint_id)
+                .copied()
+                .unwrap_or(0)
+                >= share;
+            let permit = match self.slots.clone().try_acquire_owned() {
+                Ok(permit) if !over_share => permit,
+                _ => {
+                    extra.push(delivery.id);
+                    continue;
+                }
             };
             *self
                 .counts()
@@ -192,7 +207,14 @@ impl Webhooks {
                     }
                 }
                 drop(permit);
+                // A slot is free: look for more.
+                this.kick();
             });
+        }
+        if !extra.is_empty()
+            && let Err(err) = deliveries::release(&self.db, &extra, &token).await
+        {
+            tracing::warn!(error = %err, "could not release extra claims; their lease will run out");
         }
         started
     }

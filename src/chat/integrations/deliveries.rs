@@ -229,6 +229,19 @@ pub async fn claim(
     all(db, &sql, ids.into_iter().map(|i| i.id.into()).collect()).await
 }
 
+/// Gives back deliveries claimed with `token` but not attempted.
+pub async fn release(db: &impl ConnectionTrait, ids: &[String], token: &str) -> AppResult<()> {
+    let mut values: Vec<Value> = vec![token.into()];
+    values.extend(ids.iter().map(|id| Value::from(id.clone())));
+    let sql = format!(
+        "UPDATE webhook_deliveries SET lease_until = NULL, claimed_by = NULL, attempts = attempts - 1 \
+         WHERE claimed_by = $1 AND id IN ({})",
+        placeholders(2, ids.len())
+    );
+    execute(db, &sql, values).await?;
+    Ok(())
+}
+
 /// How an attempt ended.
 pub enum Outcome {
     Delivered {
