@@ -13,7 +13,7 @@ pub async fn run(mut args: ChatArgs) -> anyhow::Result<Value> {
     if args.webhook {
         args.server
             .server_arg
-            .push("--webhook-allow-private-networks=true".into());
+            .push("--webhook-allow-private-networks".into());
     }
     let server = Server::start(&args.server, Some(args.chat.send_limit)).await?;
     let hook = if args.webhook {

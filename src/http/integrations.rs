@@ -109,6 +109,6 @@ async fn retry_delivery<A: Adapter>(
     Path((id, delivery)): Path<(String, String)>,
 ) -> AppResult<Json<DeliveryView>> {
     let view = deliveries::retry(&app.db, &user, &id, &delivery).await?;
-    app.webhooks.reported(&view.id).await;
+    app.webhooks.retried(&user.tenant, &id, view.clone()).await;
     Ok(Json(view))
 }

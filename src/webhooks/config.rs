@@ -26,7 +26,7 @@ pub struct IntegrationConfig {
     pub webhook_timeout_seconds: u64,
     /// Let webhooks reach loopback, private, link-local and unique-local
     /// addresses (a receiver on the same network; tests).
-    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", value_parser = BoolishValueParser::new(), default_value_t = false, global = true)]
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_NETWORKS", value_parser = BoolishValueParser::new(), global = true)]
     pub webhook_allow_private_networks: bool,
     /// Webhook requests in flight from this node.
     #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1000), global = true)]

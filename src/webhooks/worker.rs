@@ -19,7 +19,7 @@ use super::address::{self, CheckedResolver};
 use super::sign::signature;
 use crate::chat::attachments::sign::{Signer, Variant};
 use crate::chat::clock::now_ms;
-use crate::chat::integrations::deliveries::{self, Claimed, Outcome};
+use crate::chat::integrations::deliveries::{self, Claimed, DeliveryView, Outcome};
 use crate::chat::integrations::outbox;
 use crate::fanout::{Fanout, payload, rooms};
 
@@ -243,9 +243,12 @@ impl Webhooks {
                 }
             });
         }
-        match deliveries::finish(&self.db, &delivery.id, token, outcome).await {
-            Ok(true) => self.report(&delivery.id).await,
-            Ok(false) => {
+        match deliveries::finish(&self.db, &delivery, token, outcome).await {
+            Ok(Some(view)) => {
+                self.announce(&delivery.tenant, &delivery.endpoint_id, view)
+                    .await
+            }
+            Ok(None) => {
                 tracing::info!(delivery = %delivery.id, "delivery was claimed again meanwhile; outcome not recorded")
             }
             Err(err) => {
@@ -327,28 +330,16 @@ impl Webhooks {
     }
 
     /// Tells the tenant's admins how a delivery stands.
-    async fn report(&self, id: &str) {
-        match deliveries::report(&self.db, id).await {
-            Ok(Some(r)) => {
-                let data = payload(&json!({ "webhookId": r.webhook_id, "delivery": r.delivery }));
-                self.fanout
-                    .emit(
-                        vec![rooms::admins(&r.tenant)],
-                        "webhook-delivery".into(),
-                        data,
-                    )
-                    .await;
-            }
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(delivery = %id, error = %err, "could not read a delivery back")
-            }
-        }
+    async fn announce(&self, tenant: &str, webhook_id: &str, delivery: DeliveryView) {
+        let data = payload(&json!({ "webhookId": webhook_id, "delivery": delivery }));
+        self.fanout
+            .emit(vec![rooms::admins(tenant)], "webhook-delivery".into(), data)
+            .await;
     }
 
-    /// [`Self::report`] for a delivery changed by a request (a retry).
-    pub async fn reported(&self, id: &str) {
-        self.report(id).await;
+    /// A delivery an admin asked to retry: announced, and looked at now.
+    pub async fn retried(&self, tenant: &str, webhook_id: &str, delivery: DeliveryView) {
+        self.announce(tenant, webhook_id, delivery).await;
         self.kick();
     }
 }

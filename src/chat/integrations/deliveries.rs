@@ -32,8 +32,6 @@ pub struct DeliveryView {
 struct Row {
     id: String,
     event_id: String,
-    endpoint_id: String,
-    tenant: String,
     kind: String,
     status: String,
     attempts: i32,
@@ -44,7 +42,7 @@ struct Row {
     delivered_at: Option<i64>,
 }
 
-const SELECT: &str = "SELECT d.id, d.event_id, d.endpoint_id, d.tenant, e.type AS kind, d.status, d.attempts, \
+const SELECT: &str = "SELECT d.id, d.event_id, e.type AS kind, d.status, d.attempts, \
      d.last_status_code, d.last_error, d.next_attempt_at, d.created_at, d.delivered_at \
      FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id";
 
@@ -95,24 +93,6 @@ impl Row {
             delivered_at: self.delivered_at.map(rfc3339),
         }
     }
-}
-
-/// A delivery's view with the endpoint and tenant it belongs to (for the
-/// live `webhook-delivery` event).
-pub struct Reported {
-    pub tenant: String,
-    pub webhook_id: String,
-    pub delivery: DeliveryView,
-}
-
-/// One delivery by id, for the admin's live view.
-pub async fn report(db: &impl ConnectionTrait, id: &str) -> AppResult<Option<Reported>> {
-    let rows: Vec<Row> = all(db, &format!("{SELECT} WHERE d.id = $1"), vec![id.into()]).await?;
-    Ok(rows.first().map(|row| Reported {
-        tenant: row.tenant.clone(),
-        webhook_id: row.endpoint_id.clone(),
-        delivery: row.view(),
-    }))
 }
 
 /// `GET /api/webhooks/{id}/deliveries?limit=`: newest first.
@@ -185,6 +165,8 @@ pub struct Claimed {
     pub tenant: String,
     /// Attempts so far, this one included.
     pub attempts: i32,
+    pub kind: String,
+    pub created_at: i64,
     pub body: String,
     pub url: String,
     pub secret: String,
@@ -221,7 +203,7 @@ pub async fn claim(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT d.id, d.event_id, d.endpoint_id, d.tenant, d.attempts, e.body, w.url, w.secret \
+        "SELECT d.id, d.event_id, d.endpoint_id, d.tenant, d.attempts, e.type AS kind, d.created_at, e.body, w.url, w.secret \
          FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id \
          JOIN webhook_endpoints w ON w.id = d.endpoint_id WHERE d.id IN ({})",
         placeholders(1, ids.len())
@@ -256,14 +238,14 @@ pub enum Outcome {
 }
 
 /// Records an attempt's outcome, if the claim `token` still holds it
-/// (a lease that ran out may have been claimed again elsewhere). Whether
-/// it was recorded.
+/// (a lease that ran out may have been claimed again elsewhere): the
+/// delivery as it is now, or `None` when it was not recorded.
 pub async fn finish(
     db: &impl ConnectionTrait,
-    id: &str,
+    claimed: &Claimed,
     token: &str,
     outcome: Outcome,
-) -> AppResult<bool> {
+) -> AppResult<Option<DeliveryView>> {
     let now = now_ms();
     let (status, code, error, next, delivered): (
         &str,
@@ -292,15 +274,32 @@ pub async fn finish(
         vec![
             status.into(),
             code.into(),
-            error.into(),
+            error.clone().into(),
             next.into(),
             delivered.into(),
-            id.into(),
+            claimed.id.clone().into(),
             token.into(),
         ],
     )
     .await?;
-    Ok(changed == 1)
+    if changed != 1 {
+        return Ok(None);
+    }
+    Ok(Some(
+        Row {
+            id: claimed.id.clone(),
+            event_id: claimed.event_id.clone(),
+            kind: claimed.kind.clone(),
+            status: status.to_string(),
+            attempts: claimed.attempts,
+            last_status_code: code,
+            last_error: error,
+            next_attempt_at: next,
+            created_at: claimed.created_at,
+            delivered_at: delivered,
+        }
+        .view(),
+    ))
 }
 
 /// Deletes up to `batch` events older than `before` (ms) whose deliveries

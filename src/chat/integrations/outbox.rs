@@ -9,14 +9,17 @@
 //! in a group commit), so an endpoint hears of every change committed
 //! after its registration, on any node, from the first one on.
 
-use sea_orm::{ConnectionTrait, FromQueryResult, Value};
+use std::collections::HashMap;
+
+use entities::session;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, Value};
 use serde_json::json;
 use tokio::sync::Notify;
 
 use super::events::{EventType, parse_list};
 use crate::chat::clock::{now_ms, rfc3339};
 use crate::chat::routing::sql::{all, execute, placeholders};
-use crate::chat::{Change, sessions, users};
+use crate::chat::{Change, SessionView, users};
 use crate::error::AppResult;
 
 static RECORDED: Notify = Notify::const_new();
@@ -37,7 +40,10 @@ struct Endpoint {
 }
 
 /// Writes the events and deliveries `changes` of `tenant` call for, in
-/// `txn`. Called by `changes::commit` just before the commit.
+/// `txn`. Called by `changes::commit` just before the commit. However
+/// many changes, a handful of statements: the endpoints, the sessions the
+/// messages and notes belong to (with their users), and one insert each
+/// for the events and the deliveries.
 pub async fn record(
     txn: &impl ConnectionTrait,
     tenant: &str,
@@ -54,77 +60,116 @@ pub async fn record(
     if endpoints.is_empty() {
         return Ok(());
     }
-    let mut wrote = false;
-    for (kind, change) in typed {
-        let to: Vec<&str> = endpoints
+    let subscribers = |kind: EventType| -> Vec<&str> {
+        endpoints
             .iter()
             .filter(|e| parse_list(&e.events).contains(&kind))
             .map(|e| e.id.as_str())
-            .collect();
-        if to.is_empty() {
-            continue;
-        }
-        let now = now_ms();
+            .collect()
+    };
+    let reported: Vec<(EventType, &Change, Vec<&str>)> = typed
+        .into_iter()
+        .map(|(kind, change)| (kind, change, subscribers(kind)))
+        .filter(|(_, _, to)| !to.is_empty())
+        .collect();
+    if reported.is_empty() {
+        return Ok(());
+    }
+    let sessions = sessions_of(txn, reported.iter().map(|(_, c, _)| *c)).await?;
+    let now = now_ms();
+    let mut events: Vec<[Value; 5]> = Vec::with_capacity(reported.len());
+    let mut deliveries: Vec<[Value; 7]> = Vec::new();
+    for (kind, change, to) in &reported {
         let body = json!({
             "type": kind.as_str(),
             "timestamp": rfc3339(now),
             "tenant": tenant,
-            "data": data(txn, change).await?,
+            "data": data(change, &sessions),
         });
         let event_id = format!("evt_{}", uuid::Uuid::now_v7().simple());
-        execute(
-            txn,
-            "INSERT INTO webhook_events (id, tenant, type, body, created_at) VALUES ($1, $2, $3, $4, $5)",
-            vec![event_id.clone().into(), tenant.into(), kind.as_str().into(), body.to_string().into(), now.into()],
-        )
-        .await?;
-        insert_deliveries(txn, tenant, &event_id, &to, now).await?;
-        wrote = true;
-    }
-    if wrote {
-        RECORDED.notify_one();
-    }
-    Ok(())
-}
-
-async fn insert_deliveries(
-    txn: &impl ConnectionTrait,
-    tenant: &str,
-    event_id: &str,
-    endpoints: &[&str],
-    now: i64,
-) -> AppResult<()> {
-    const COLUMNS: usize = 7;
-    let rows: Vec<String> = (0..endpoints.len())
-        .map(|i| format!("({})", placeholders(i * COLUMNS + 1, COLUMNS)))
-        .collect();
-    let mut values: Vec<Value> = Vec::with_capacity(endpoints.len() * COLUMNS);
-    for endpoint in endpoints {
-        values.extend([
-            crate::chat::new_id().into(),
+        for endpoint in to {
+            deliveries.push([
+                crate::chat::new_id().into(),
+                event_id.clone().into(),
+                (*endpoint).into(),
+                tenant.into(),
+                "pending".into(),
+                now.into(),
+                now.into(),
+            ]);
+        }
+        events.push([
             event_id.into(),
-            (*endpoint).into(),
             tenant.into(),
-            "pending".into(),
-            now.into(),
+            kind.as_str().into(),
+            body.to_string().into(),
             now.into(),
         ]);
     }
-    let sql = format!(
-        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, tenant, status, next_attempt_at, created_at) VALUES {}",
-        rows.join(", ")
-    );
-    execute(txn, &sql, values).await?;
+    insert(
+        txn,
+        "INSERT INTO webhook_events (id, tenant, type, body, created_at)",
+        events,
+    )
+    .await?;
+    insert(
+        txn,
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, tenant, status, next_attempt_at, created_at)",
+        deliveries,
+    )
+    .await?;
+    RECORDED.notify_one();
     Ok(())
 }
 
+/// Rows per INSERT (well under both databases' limits on parameters).
+const ROWS_PER_INSERT: usize = 500;
+
+/// `into` followed by `VALUES` of `rows`, in as few statements as fit.
+async fn insert<const N: usize>(
+    txn: &impl ConnectionTrait,
+    into: &str,
+    rows: Vec<[Value; N]>,
+) -> AppResult<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * N + 1, N)))
+            .collect();
+        let values: Vec<Value> = chunk.iter().flat_map(|row| row.iter().cloned()).collect();
+        execute(txn, &format!("{into} VALUES {}", tuples.join(", ")), values).await?;
+    }
+    Ok(())
+}
+
+/// The views of the sessions that messages and notes among `changes`
+/// belong to, as the transaction sees them (one read for all).
+async fn sessions_of<'a>(
+    txn: &impl ConnectionTrait,
+    changes: impl Iterator<Item = &'a Change>,
+) -> AppResult<HashMap<String, SessionView>> {
+    let mut ids: Vec<String> = changes
+        .filter_map(|change| match change {
+            Change::MessageStored(message) => Some(message.session_id.clone()),
+            Change::NoteAdded(note) => Some(note.session_id.clone()),
+            _ => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = session::Entity::find()
+        .filter(session::Column::Id.is_in(ids))
+        .all(txn)
+        .await?;
+    let views = users::session_views(txn, &rows).await?;
+    Ok(views.into_iter().map(|v| (v.id.clone(), v)).collect())
+}
+
 /// The event's `data`: the session, and the message or note.
-async fn data(txn: &impl ConnectionTrait, change: &Change) -> AppResult<serde_json::Value> {
-    let session_of = |id: String| async move {
-        let row = sessions::reload(txn, &id).await?;
-        users::session_view(txn, &row).await
-    };
-    Ok(match change {
+fn data(change: &Change, sessions: &HashMap<String, SessionView>) -> serde_json::Value {
+    match change {
         Change::SessionOpened(session)
         | Change::SessionAssigned { session, .. }
         | Change::SessionRequeued { session, .. }
@@ -133,17 +178,15 @@ async fn data(txn: &impl ConnectionTrait, change: &Change) -> AppResult<serde_js
             session,
             closed_by,
             reason,
-        } => {
-            json!({ "session": session, "closedBy": closed_by, "reason": reason })
-        }
+        } => json!({ "session": session, "closedBy": closed_by, "reason": reason }),
         Change::MessageStored(message) => {
-            json!({ "session": session_of(message.session_id.clone()).await?, "message": message })
+            json!({ "session": sessions.get(&message.session_id), "message": message })
         }
         Change::NoteAdded(note) => {
-            json!({ "session": session_of(note.session_id.clone()).await?, "note": note })
+            json!({ "session": sessions.get(&note.session_id), "note": note })
         }
         Change::MessagesRead(_) | Change::AgentChanged(_) | Change::SettingsChanged(_) => {
             serde_json::Value::Null
         }
-    })
+    }
 }
