@@ -39,7 +39,17 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let first = segments[0];
+    let embedded = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address
+    // they carry: it must be public itself.
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_public_v4(embedded(segments[6], segments[7]));
+    }
+    if first == 0x2002 {
+        return is_public_v4(embedded(segments[1], segments[2]));
+    }
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
@@ -48,7 +58,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         // Link-local, fe80::/10.
         || (first & 0xffc0) == 0xfe80
         // Documentation, 2001:db8::/32.
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8)
+        || (first == 0x2001 && segments[1] == 0x0db8)
+        // Local-use NAT64, 64:ff9b:1::/48.
+        || (first == 0x64 && segments[1] == 0xff9b && segments[2] == 1)
         // IPv4-compatible and NAT64 forms of private addresses.
         || ip.to_ipv4().is_some_and(|v4| !is_public_v4(v4)))
 }

@@ -47,6 +47,24 @@ pub struct AttachmentView {
 
 /// The store, the URL signer and the limits: what every attachment path
 /// needs.
+impl AttachmentView {
+    /// The row without links (`url` empty, `thumbnailUrl` empty when
+    /// there is a thumbnail): what the webhook outbox stores, whose
+    /// deliveries sign the links at each attempt.
+    pub fn unlinked(row: &attachment::Model) -> Self {
+        Self {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            content_type: row.content_type.clone(),
+            size: row.size,
+            width: row.width,
+            height: row.height,
+            url: String::new(),
+            thumbnail_url: row.thumbnail.as_ref().map(|_| String::new()),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Attachments {
     pub store: Store,
@@ -74,17 +92,12 @@ impl Attachments {
     /// The row as it goes out now, URLs signed from now.
     pub fn view(&self, row: &attachment::Model) -> AttachmentView {
         AttachmentView {
-            id: row.id.clone(),
-            name: row.name.clone(),
-            content_type: row.content_type.clone(),
-            size: row.size,
-            width: row.width,
-            height: row.height,
             url: self.signer.url(&row.id, Variant::File),
             thumbnail_url: row
                 .thumbnail
                 .as_ref()
                 .map(|_| self.signer.url(&row.id, Variant::Thumbnail)),
+            ..AttachmentView::unlinked(row)
         }
     }
 

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::chat::access::{self, SessionStatus};
+use crate::chat::attachments::AttachmentView;
 use crate::chat::changes::{self, Change};
 use crate::chat::clock::now_ms;
 use crate::chat::{MessageView, Role, User, new_id};
@@ -30,10 +31,18 @@ pub struct Appended {
 }
 
 impl Appended {
-    /// What others must hear of: the message, when it is new.
+    /// What others must hear of: the message, when it is new, with its
+    /// attachments unlinked (the outbox's copy; what goes out to sockets
+    /// is signed after the commit, `send::view`).
     pub fn changes(&self) -> Vec<Change> {
         if self.is_new {
-            vec![Change::MessageStored(MessageView::from(&self.message))]
+            let mut message = MessageView::from(&self.message);
+            message.attachments = self
+                .attachments
+                .iter()
+                .map(AttachmentView::unlinked)
+                .collect();
+            vec![Change::MessageStored(message)]
         } else {
             Vec::new()
         }
