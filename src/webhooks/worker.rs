@@ -25,6 +25,8 @@ use crate::fanout::{Fanout, payload, rooms};
 
 /// How often a node looks for due deliveries when nothing woke it.
 const ROUND: Duration = Duration::from_secs(1);
+/// How long shutdown waits for webhook attempts in flight.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 /// How long a claim lasts beyond the attempt's own timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How often ended deliveries past their retention are deleted.
@@ -111,13 +113,18 @@ impl Webhooks {
                     _ = this.wake.notified() => {}
                 }
             }
-            // Wait for the attempts in flight.
+            // Let attempts in flight end, for a while: one cut short is
+            // attempted again (by any node) once its lease runs out.
             let all = this.config.concurrency.max(1) as u32;
-            let _ = tokio::time::timeout(
-                this.config.timeout + Duration::from_secs(1),
-                this.slots.acquire_many(all),
-            )
-            .await;
+            let wait = this.config.timeout.min(SHUTDOWN_WAIT);
+            if tokio::time::timeout(wait, this.slots.acquire_many(all))
+                .await
+                .is_err()
+            {
+                tracing::info!(
+                    "webhook attempts still in flight at shutdown; they will be attempted again"
+                );
+            }
         })
     }
 
