@@ -7,6 +7,7 @@
 //   const hook = await registerWebhook(server, admin, rx.url, ['message.created']);
 //   rx.secret = hook.secret;                    // shown once by the server
 //   rx.answer('ok' | 'fail' | 'hang');          // or a function of the attempt
+//   rx.answer({ answer: 'ok', afterMs: 300 });  // a slow endpoint
 //   const [attempt] = await rx.waitForEvents(1, { type: 'message.created' });
 //   await rx.vanish();  … await rx.revive();     // the endpoint goes away, then comes back
 //
@@ -31,7 +32,8 @@ const ANSWERS = { ok: 204, fail: 500 };
  * Starts a receiver on 127.0.0.1 (port 0 unless `port`). options:
  * - secret: the whsec_… to verify with (may be set later: `rx.secret = …`)
  * - answer: 'ok' (default) | 'fail' | 'hang' | a number (status) |
- *   (attempt) => one of those, decided per attempt
+ *   { answer, afterMs } (that answer, after a while) | (attempt) => one of
+ *   those, decided per attempt
  * - path: the URL path (default '/hook')
  * - forward: a URL to pass each verified delivery on to, verbatim (raw body and
  *   the webhook-* headers), answering what that answered (see forwardTo())
@@ -60,7 +62,7 @@ class Receiver {
   get url() { return `http://127.0.0.1:${this.port}${this.path}`; }
   get listening() { return this.server !== null; }
 
-  /** How to answer from now on: 'ok' | 'fail' | 'hang' | a status | (attempt) => one of those. */
+  /** How to answer from now on: 'ok' | 'fail' | 'hang' | a status | { answer, afterMs } | (attempt) => one of those. */
   answer(how) {
     this.decide = typeof how === 'function' ? how : () => how;
   }
@@ -169,8 +171,15 @@ class Receiver {
       await this.passOn(res, attempt);
       return;
     }
-    const how = this.decide(attempt);
+    let how = this.decide(attempt);
     if (how === 'hang') return; // never answered: the server's timeout (or vanish) ends it
+    if (typeof how === 'object' && how !== null) {
+      // { answer, afterMs }: a slow endpoint (the request stays in flight that long).
+      const { answer = 'ok', afterMs = 0 } = how;
+      await new Promise((resolve) => { setTimeout(resolve, afterMs); });
+      if (res.destroyed || res.writableEnded) return; // the server gave up (or the receiver vanished) first
+      how = answer;
+    }
     const status = typeof how === 'number' ? how : ANSWERS[how];
     if (status === undefined) {
       attempt.verifyError = `the test asked for an unknown answer ${JSON.stringify(how)}`;
