@@ -295,12 +295,21 @@ class Receiver {
     return event;
   }
 
-  /** A short account of every attempt, for failure messages. */
+  /**
+   * A short account of every attempt, for failure messages: per webhook-id,
+   * its type and each attempt as status@ms-since-the-first-attempt-here
+   * ('-' for unanswered, '!' for unverified).
+   */
   describe() {
-    return JSON.stringify(this.attempts.map((a) => ({
-      id: a.id, type: a.type, n: a.n, verified: a.verified, verifyError: a.verifyError ?? undefined, status: a.status,
-      session: a.body?.data?.session?.id, at: a.receivedAt,
-    }))).slice(0, 4000);
+    const start = this.attempts[0]?.receivedAt ?? 0;
+    const byId = new Map();
+    for (const a of this.attempts) {
+      const entry = byId.get(a.id) ?? { type: a.type, tries: [] };
+      entry.tries.push(`${a.verified ? '' : '!'}${a.status ?? '-'}@${a.receivedAt - start}`);
+      byId.set(a.id, entry);
+    }
+    const lines = [...byId].map(([id, { type, tries }]) => `${id} ${type}: ${tries.join(' ')}`);
+    return `${this.attempts.length} attempt(s) of ${byId.size} event(s)\n${lines.join('\n')}`.slice(0, 6000);
   }
 }
 

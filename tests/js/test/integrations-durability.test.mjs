@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { makeUser, ok, received, uniqueId, until, waitFor } from '../lib/clients.mjs';
-import { clusterSkip, freshTenant, useCluster } from '../lib/cluster.mjs';
+import { clusterSkip, freshTenant, spawnClusterFor, useCluster } from '../lib/cluster.mjs';
 import { api, expectRestError, expectStatus, openSession } from '../lib/rest.mjs';
 import { createSqliteDatabase, spawnServerFor } from '../lib/server.mjs';
 import { closeRest, noteRest, online, rateRest, sendRest, take } from '../lib/tools.mjs';
@@ -175,8 +175,10 @@ describe('webhooks across restarts', () => {
     await server.kill();
     rx.answer('ok');
     await server.restart();
-    const got = await rx.waitForEvents(3, {}, DELIVERY);
+    // The killed process's claims hold until their lease runs out (the timeout + 30 s): then they are attempted again.
+    const got = await rx.waitForEvents(3, {}, { timeout: (2 + 30 + 15) * 1000 });
     assert.deepEqual(got.map((a) => a.body.data.session.id).sort(), sessions.map((s) => s.id).sort());
+    for (const event of got) assert.equal(event.n, 2, 'the attempt in flight at the kill, then one more');
     await allDelivered(server, admin, hook.id, 3);
   });
 
@@ -239,6 +241,10 @@ describe('integrations over two nodes', () => {
       answer: (a) => ({ answer: a.n === 1 && a.id.charCodeAt(a.id.length - 1) % 2 === 0 ? 'fail' : 'ok', afterMs: 150 }),
     });
     const hook = await hookReceiver(node(1), admin, rx, ['session.created', 'message.created']);
+    // A webhook registered through node 0 too (another tenant's), so both nodes know at once that
+    // webhooks exist: reporting right after a registration through the other node is the next test's subject.
+    const bystander = await receiverFor(t);
+    await hookReceiver(node(0), makeUser('admin', { tenant: freshTenant() }), bystander, ['session.closed']);
     const sessions = await Promise.all(Array.from({ length: 16 }, (_, i) =>
       serverSession(node(i % 2), key, { customerId: uniqueId('c'), message: `hello ${i}` })));
     const expected = sessions.length * 2;
@@ -256,6 +262,19 @@ describe('integrations over two nodes', () => {
         return items.every((d) => done.has(d.eventId));
       }, { timeout: 10_000, what: 'a delivered webhook-delivery for each event on this node\'s admin socket' });
     }
+  });
+
+  it('reports a change made on one node right after a webhook was registered through the other (a fresh cluster)', { skip: clusterSkip }, async (t) => {
+    // Fresh processes and database: no node has seen a webhook yet.
+    const fresh = await spawnClusterFor(t, { nodes: 2, args: ARGS, env: DELIVERING_ENV });
+    const tenant = freshTenant();
+    const admin = makeUser('admin', { tenant });
+    const rx = await receiverFor(t);
+    const hook = await hookReceiver(fresh.node(1), admin, rx, ['session.created']);
+    const sessions = await Promise.all([0, 1, 2].map(() => openSession(fresh.node(0), makeUser('customer', { tenant }), { message: 'right after the registration' })));
+    const got = await rx.waitForEvents(3, {}, { timeout: 10_000 });
+    assert.deepEqual(got.map((e) => e.body.data.session.id).sort(), sessions.map((s) => s.id).sort());
+    assert.deepEqual((await deliveries(fresh.node(0), admin, hook.id)).map((d) => d.status), ['delivered', 'delivered', 'delivered']);
   });
 
   it('publishes to every target from either node to sockets on both', { skip: clusterSkip }, async () => {
