@@ -8,6 +8,7 @@
 //   rx.secret = hook.secret;                    // shown once by the server
 //   rx.answer('ok' | 'fail' | 'hang');          // or a function of the attempt
 //   rx.answer({ answer: 'ok', afterMs: 300 });  // a slow endpoint
+//   rx.answer({ answer: 302, headers: { location } });
 //   const [attempt] = await rx.waitForEvents(1, { type: 'message.created' });
 //   await rx.vanish();  … await rx.revive();     // the endpoint goes away, then comes back
 //
@@ -173,12 +174,14 @@ class Receiver {
     }
     let how = this.decide(attempt);
     if (how === 'hang') return; // never answered: the server's timeout (or vanish) ends it
+    let extraHeaders = {};
     if (typeof how === 'object' && how !== null) {
-      // { answer, afterMs }: a slow endpoint (the request stays in flight that long).
-      const { answer = 'ok', afterMs = 0 } = how;
-      await new Promise((resolve) => { setTimeout(resolve, afterMs); });
+      // { answer, afterMs, headers }: a slow endpoint (the request stays in flight that long), or extra headers (a redirect's location).
+      const { answer = 'ok', afterMs = 0, headers: more = {} } = how;
+      if (afterMs > 0) await new Promise((resolve) => { setTimeout(resolve, afterMs); });
       if (res.destroyed || res.writableEnded) return; // the server gave up (or the receiver vanished) first
       how = answer;
+      extraHeaders = more;
     }
     const status = typeof how === 'number' ? how : ANSWERS[how];
     if (status === undefined) {
@@ -187,7 +190,7 @@ class Receiver {
       this.reply(res, attempt, 500, attempt.verifyError);
       return;
     }
-    this.reply(res, attempt, status, status >= 400 ? 'failing on purpose' : '');
+    this.reply(res, attempt, status, status >= 400 ? 'failing on purpose' : '', extraHeaders);
   }
 
   async passOn(res, attempt) {
@@ -208,10 +211,10 @@ class Receiver {
     this.reply(res, attempt, status, text);
   }
 
-  reply(res, attempt, status, text) {
+  reply(res, attempt, status, text, extraHeaders = {}) {
     attempt.status = status;
     attempt.answeredAt = Date.now();
-    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.writeHead(status, { 'content-type': 'text/plain', ...extraHeaders });
     res.end(status === 204 ? undefined : text);
     this.notify();
   }

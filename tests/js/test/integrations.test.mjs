@@ -242,7 +242,9 @@ describe('API keys and the server API', () => {
       'http://127.0.0.1:9/hook', 'http://127.1/hook', 'http://10.0.0.1/hook', 'http://172.16.0.1/hook', 'http://192.168.1.1/hook',
       'http://169.254.169.254/latest/meta-data', 'http://[::1]/hook', 'http://[fc00::1]/hook', 'http://[fe80::1]/hook',
       'http://[::ffff:127.0.0.1]/hook', 'http://0.0.0.0/hook', 'http://localhost/hook', 'http://localhost:3001/hook',
-      'http://LOCALHOST./hook', 'https://127.0.0.1/hook',
+      'http://LOCALHOST./hook', 'https://127.0.0.1/hook', 'http://[::]/hook', 'http://100.64.0.1/hook',
+      // Other spellings of 127.0.0.1: decimal, hexadecimal, octal.
+      'http://2130706433/hook', 'http://0x7f.1/hook', 'http://017700000001/hook',
     ];
     for (const url of refused) {
       const res = await registerWebhookRaw(srv.server, admin, { url, events: ['message.created'] });
@@ -256,6 +258,15 @@ describe('API keys and the server API', () => {
       await expectRestError(registerWebhookRaw(srv.server, admin, { url, events: ['message.created'] }), INVALID, 'invalid_payload', `POST /api/webhooks ${url}:`);
     }
     assert.deepEqual(await listWebhooks(srv.server, admin), [], 'nothing was registered');
+  });
+
+  it('refuses the NAT64 form (64:ff9b::/96) of a private or loopback address', async () => {
+    const admin = makeUser('admin', { tenant: uniqueId('t') });
+    for (const url of ['http://[64:ff9b::a00:1]/hook', 'http://[64:ff9b::7f00:1]/hook']) {
+      const res = await registerWebhookRaw(srv.server, admin, { url, events: ['message.created'] });
+      if (res.status === 201) await api(srv.server, admin, 'DELETE', `/api/webhooks/${res.body.id}`);
+      await expectRestError(Promise.resolve(res), 400, 'invalid_payload', `POST /api/webhooks ${url}:`);
+    }
   });
 });
 
@@ -517,6 +528,36 @@ describe('sessions, messages and webhooks (private networks allowed for the test
     const [event] = await rx.waitForEvents(1, {}, DELIVERY);
     assert.equal(event.id, refused.eventId);
     assert.ok((await deliveryOf(srv.server, admin.user, hook.id, event.id, (x) => x.status === 'delivered')).attempts >= 2);
+  });
+
+  it('does not follow a redirect: a 3xx is a failed attempt with its status code', async (t) => {
+    const { admin, key, rx, hook } = await integrated(t, ['session.created']);
+    const elsewhere = await receiverFor(t, { secret: hook.secret });
+    rx.answer((a) => (a.n === 1 ? { answer: 307, headers: { location: elsewhere.url } } : 'ok'));
+    await serverSession(srv.server, key.key, { customerId: uniqueId('c') });
+    const redirected = (await ADMIN_DELIVERY(admin.socket, hook.id, (x) => x.attempts === 1)).delivery;
+    assertDelivery(redirected, { status: 'pending', lastStatusCode: 307 });
+    const [event] = await rx.waitForEvents(1, {}, DELIVERY);
+    assert.equal(event.n, 2, 'delivered at the second attempt, to the registered URL');
+    assert.deepEqual(elsewhere.attempts, [], 'the redirect was not followed');
+  });
+
+  it('reports a transfer and a return to the queue as session.updated', async (t) => {
+    const { tenant, rx } = await integrated(t, ['session.updated']);
+    const customer = makeUser('customer', { tenant });
+    const first = makeUser('agent', { tenant, name: 'First' });
+    const second = makeUser('agent', { tenant, name: 'Second' });
+    await online(srv.server, 'agent', tenant, second); // the server knows the target
+    const session = await openSession(srv.server, customer, { message: 'hi' });
+    await take(srv.server, first, session.id);
+    const transfer = (body) => expectStatus(api(srv.server, first, 'POST', `/api/chat/sessions/${session.id}/transfer`, { body }), 200, 'transfer:');
+    await transfer({ toAgentId: second.sub });
+    const back = (body) => expectStatus(api(srv.server, second, 'POST', `/api/chat/sessions/${session.id}/transfer`, { body }), 200, 'requeue:');
+    await back({});
+    const events = await rx.waitForEvents(3, { type: 'session.updated' }, DELIVERY);
+    const states = events.map((e) => assertWebhookBody(e, { tenant, sessionId: session.id }).data.session)
+      .map((s) => [s.status, s.agent?.id ?? null]).sort();
+    assert.deepEqual(states, [['active', first.sub], ['active', second.sub], ['pending', null]].sort());
   });
 
   it('lists webhooks without secrets and deliveries newest first with a limit; admins of the tenant only', async (t) => {
