@@ -61,6 +61,25 @@ export async function serverMessage(server, key, sessionId, body) {
   return message;
 }
 
+/**
+ * Uploads `bytes` as the `file` part to a session with a key, as `from`
+ * ('customer' | 'bot', optionally `senderName`): { status, body, text }.
+ */
+export async function serverUploadRaw(server, key, sessionId, bytes, name, { from, senderName } = {}) {
+  const form = new FormData();
+  form.append('file', new Blob([bytes]), name);
+  const query = new URLSearchParams();
+  if (from !== undefined) query.set('from', from);
+  if (senderName !== undefined) query.set('senderName', senderName);
+  const res = await fetch(`${server.url}/api/server/sessions/${sessionId}/attachments?${query}`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}` }, body: form,
+  });
+  const text = await res.text();
+  let body;
+  try { body = JSON.parse(text); } catch { body = undefined; }
+  return { status: res.status, body, text, headers: res.headers };
+}
+
 // ---------------------------------------------------------------- webhooks
 
 export const registerWebhookRaw = (server, admin, body) => api(server, admin, 'POST', '/api/webhooks', { body });

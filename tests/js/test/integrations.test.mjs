@@ -17,14 +17,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { connectError, drain, expectNo, makeUser, ok, uniqueId, until, waitFor } from '../lib/clients.mjs';
-import { api, assertMessage, assertSession, expectRestError, expectStatus, listMessages, openSession } from '../lib/rest.mjs';
+import { api, assertAttachment, assertMessage, assertSession, expectRestError, expectStatus, listMessages, openSession } from '../lib/rest.mjs';
+import * as files from '../lib/files.mjs';
 import { spawnServerFor, useServer } from '../lib/server.mjs';
 import { INVALID, UNKNOWN_ID, closeRest, noteRest, online, rateRest, sendRest, take } from '../lib/tools.mjs';
 import { startReceiver } from '../lib/webhooks.mjs';
 import {
   ALL_EVENTS, ATTEMPTS, DELIVERING_ENV, assertDelivery, assertWebhookBody, createKey, deliveries, deliveryOf, hookReceiver,
   listKeys, listWebhooks, publish, publishRaw, registerWebhookRaw, retryDeliveryRaw, revokeKey, serverMessage,
-  serverMessageRaw, serverSession, serverSessionRaw,
+  serverMessageRaw, serverSession, serverSessionRaw, serverUploadRaw,
 } from '../lib/integrations.mjs';
 
 const MAX_LEN = 200;
@@ -331,6 +332,52 @@ describe('sessions, messages and webhooks (private networks allowed for the test
     assertWebhookBody(created, { type: 'session.created', tenant, sessionId: opened.id });
     assert.deepEqual(created.body.data.session.customer, { id: customerId, role: 'customer', name: 'Cleo' });
     assert.deepEqual(rx.unverified(), []);
+  });
+
+  it('relays a customer\'s photo and a bot\'s document: uploaded and sent with the key, seen by sockets and webhooks with links that work', async (t) => {
+    const { tenant, key, rx } = await integrated(t, ['message.created']);
+    const session = await serverSession(srv.server, key.key, { customerId: uniqueId('wa') });
+    const agent = await online(srv.server, 'agent', tenant);
+    await ok(agent.socket, 'join-session', { sessionId: session.id });
+    const photo = files.png(64, 48);
+    const uploaded = await serverUploadRaw(srv.server, key.key, session.id, photo, 'photo.png', { from: 'customer' });
+    assert.equal(uploaded.status, 201, `customer upload: ${uploaded.text}`);
+    assertAttachment(uploaded.body, { name: 'photo.png', contentType: 'image/png', width: 64, height: 48, size: photo.length });
+    const withPhoto = await serverMessage(srv.server, key.key, session.id, { from: 'customer', attachments: [uploaded.body.id] });
+    assertMessage(withPhoto, { content: '', sender: session.customer });
+    assert.deepEqual(withPhoto.attachments.map((a) => a.id), [uploaded.body.id]);
+
+    const invoice = files.pdf();
+    const doc = await serverUploadRaw(srv.server, key.key, session.id, invoice, 'invoice.pdf', { from: 'bot', senderName: 'Billing bot' });
+    assert.equal(doc.status, 201, `bot upload: ${doc.text}`);
+    // Only the sender who uploaded it may send it.
+    await expectRestError(serverMessageRaw(srv.server, key.key, session.id, { from: 'customer', attachments: [doc.body.id] }), INVALID, 'invalid_payload',
+      'the customer sends the bot\'s upload:');
+    const withDoc = await serverMessage(srv.server, key.key, session.id, { from: 'bot', senderName: 'Billing bot', content: 'Your invoice', attachments: [doc.body.id] });
+    assertMessage(withDoc, { sender: { id: `bot:${key.id}`, role: 'bot', name: 'Billing bot' } });
+
+    for (const message of [withPhoto, withDoc]) {
+      const seen = await waitFor(agent.socket, 'new-message', { filter: (m) => m.id === message.id });
+      assert.deepEqual(seen.attachments.map((a) => a.id), message.attachments.map((a) => a.id));
+    }
+    const events = await rx.waitForEvents(2, { type: 'message.created' }, DELIVERY);
+    for (const [event, bytes] of [[events.find((e) => e.body.data.message.id === withPhoto.id), photo], [events.find((e) => e.body.data.message.id === withDoc.id), invoice]]) {
+      const [attachment] = assertWebhookBody(event, { tenant, sessionId: session.id }).data.message.attachments;
+      assert.ok(attachment, `message.created carries the message's attachments: ${event.raw.slice(0, 1500)}`);
+      // The webhook's links are signed for 24 h and work without a token.
+      const expires = Number(new URL(attachment.url, srv.server.url).searchParams.get('expires'));
+      assert.ok(expires * 1000 > Date.now() + 23 * 3_600_000, `a webhook's link lasts 24 h: expires ${expires}`);
+      const fetched = await fetch(new URL(attachment.url, srv.server.url));
+      assert.equal(fetched.status, 200);
+      assert.deepEqual(Buffer.from(await fetched.arrayBuffer()), Buffer.from(bytes));
+    }
+    // Not for another tenant's session, nor as anyone else.
+    const outsider = await createKey(srv.server, makeUser('admin', { tenant: uniqueId('t') }));
+    assert.equal((await serverUploadRaw(srv.server, outsider.key, session.id, photo, 'x.png', { from: 'customer' })).status, 404);
+    for (const from of [undefined, 'agent', 'nobody']) {
+      const res = await serverUploadRaw(srv.server, key.key, session.id, photo, 'x.png', { from });
+      assert.ok([400, 422].includes(res.status), `upload from=${from}: ${res.status} ${res.text}`);
+    }
   });
 
   it('stores a repeated clientMessageId once: the same message back, one new-message, one webhook', async (t) => {
