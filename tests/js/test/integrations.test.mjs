@@ -356,6 +356,13 @@ describe('sessions, messages and webhooks (private networks allowed for the test
     const withDoc = await serverMessage(srv.server, key.key, session.id, { from: 'bot', senderName: 'Billing bot', content: 'Your invoice', attachments: [doc.body.id] });
     assertMessage(withDoc, { sender: { id: `bot:${key.id}`, role: 'bot', name: 'Billing bot' } });
 
+    // Not for another tenant's session, nor as anyone else.
+    const outsider = await createKey(srv.server, makeUser('admin', { tenant: uniqueId('t') }));
+    assert.equal((await serverUploadRaw(srv.server, outsider.key, session.id, photo, 'x.png', { from: 'customer' })).status, 404);
+    for (const from of [undefined, 'agent', 'nobody']) {
+      const res = await serverUploadRaw(srv.server, key.key, session.id, photo, 'x.png', { from });
+      assert.ok([400, 422].includes(res.status), `upload from=${from}: ${res.status} ${res.text}`);
+    }
     for (const message of [withPhoto, withDoc]) {
       const seen = await waitFor(agent.socket, 'new-message', { filter: (m) => m.id === message.id });
       assert.deepEqual(seen.attachments.map((a) => a.id), message.attachments.map((a) => a.id));
@@ -370,13 +377,6 @@ describe('sessions, messages and webhooks (private networks allowed for the test
       const fetched = await fetch(new URL(attachment.url, srv.server.url));
       assert.equal(fetched.status, 200);
       assert.deepEqual(Buffer.from(await fetched.arrayBuffer()), Buffer.from(bytes));
-    }
-    // Not for another tenant's session, nor as anyone else.
-    const outsider = await createKey(srv.server, makeUser('admin', { tenant: uniqueId('t') }));
-    assert.equal((await serverUploadRaw(srv.server, outsider.key, session.id, photo, 'x.png', { from: 'customer' })).status, 404);
-    for (const from of [undefined, 'agent', 'nobody']) {
-      const res = await serverUploadRaw(srv.server, key.key, session.id, photo, 'x.png', { from });
-      assert.ok([400, 422].includes(res.status), `upload from=${from}: ${res.status} ${res.text}`);
     }
   });
 
