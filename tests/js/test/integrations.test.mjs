@@ -500,7 +500,7 @@ describe('sessions, messages and webhooks (private networks allowed for the test
     assert.ok(attempts.every((a) => a.raw === attempts[0].raw), 'every attempt carries the same body');
     for (let i = 1; i < attempts.length; i += 1) {
       const gap = attempts[i].receivedAt - attempts[i - 1].receivedAt;
-      assert.ok(gap >= 900, `attempt ${i + 1} came ${gap} ms after the previous one: the schedule says 1 s`);
+      assert.ok(gap >= 900 && gap < 3000, `attempt ${i + 1} came ${gap} ms after the previous one: the schedule says 1 s`);
       assert.ok(attempts[i].timestamp >= attempts[i - 1].timestamp, 'webhook-timestamp is each attempt\'s own');
     }
     const d = await deliveryOf(srv.server, admin.user, hook.id, event.id, (x) => x.status === 'delivered');
