@@ -175,8 +175,9 @@ export function assertWebhookBody(attempt, { type, tenant, sessionId } = {}) {
   assert.match(attempt.headers['webhook-timestamp'], /^\d{10}$/, `${what}: webhook-timestamp in Unix seconds`);
   assert.ok(Math.abs(Number(attempt.headers['webhook-timestamp']) - attempt.receivedAt / 1000) < 30, `${what}: webhook-timestamp is this attempt's`);
   assert.match(attempt.headers['content-type'] ?? '', /^application\/json/, `${what}: content-type`);
+  // session.closed also carries closedBy and reason, as the session-closed socket event (docs/protocol.md §10).
   const expectedData = ['session', ...(body.type === 'message.created' ? ['message'] : []), ...(body.type === 'note.created' ? ['note'] : []),
-    ...(body.type === 'session.closed' && process.env.TEST_TOLERATE_CLOSE_EXTRAS ? ['closedBy', 'reason'] : [])];
+    ...(body.type === 'session.closed' ? ['closedBy', 'reason'] : [])];
   assert.deepEqual(Object.keys(body.data).sort(), expectedData.sort(), `${what}: data fields for ${body.type}`);
   assertSession(body.data.session);
   if (sessionId) assert.equal(body.data.session.id, sessionId, `${what}: data.session.id`);
@@ -184,5 +185,9 @@ export function assertWebhookBody(attempt, { type, tenant, sessionId } = {}) {
     assertMessage(body.data.message, { sessionId: body.data.session.id });
   }
   if (body.data.note) assertNote(body.data.note, { sessionId: body.data.session.id });
+  if (body.type === 'session.closed') {
+    assert.deepEqual(body.data.closedBy, body.data.session.closedBy, `${what}: closedBy is the session's`);
+    assert.ok(body.data.reason === null || typeof body.data.reason === 'string', `${what}: reason`);
+  }
   return body;
 }

@@ -55,6 +55,9 @@ class Receiver {
     this.waiters = new Set();
     this.inFlight = new Map();
     this.overlapping = new Set();
+    /** Requests in flight now, and the most ever at once (all webhook-ids together). */
+    this.flyingNow = 0;
+    this.maxInFlight = 0;
     this.sockets = new Set();
     this.server = null;
     this.port = null;
@@ -152,11 +155,14 @@ class Receiver {
     const flying = (this.inFlight.get(id) ?? 0) + 1;
     this.inFlight.set(id, flying);
     if (flying > 1) this.overlapping.add(id);
+    this.flyingNow += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.flyingNow);
     let landed = false;
     const land = () => {
       if (landed) return;
       landed = true;
       this.inFlight.set(id, this.inFlight.get(id) - 1);
+      this.flyingNow -= 1;
       this.notify();
     };
     res.on('close', land);

@@ -37,7 +37,7 @@ const DELIVERY = { timeout: 15_000 };
 /** Every event of PROTOCOL §5, plus the socket.io and §9 names a backend may not publish. */
 const RESERVED_EVENTS = ['connected', 'session-joined', 'new-message', 'user-typing', 'messages-read', 'session-closed',
   'new-pending-session', 'session-updated', 'queue-update', 'agent-updated', 'service-status', 'note-added', 'stats-update',
-  'exception', 'webhook-delivery', 'connect', 'disconnect', 'disconnecting'];
+  'exception', 'webhook-delivery', 'connect', 'disconnect', 'disconnecting', 'error', 'message', 'ping', 'pong'];
 
 /** A receiver closed after the test, whatever happens. */
 async function receiverFor(t, options) {
@@ -94,9 +94,12 @@ describe('API keys and the server API', () => {
     const outsider = makeUser('admin', { tenant: uniqueId('t') });
     assert.deepEqual(await listKeys(srv.server, outsider), [], 'another tenant lists none of them');
     await expectRestError(api(srv.server, outsider, 'DELETE', `/api/api-keys/${key.id}`), 404, 'not_found', 'another tenant revokes:');
-    for (const body of [{}, { name: '' }, { name: '   ' }, { name: 42 }, { name: null }]) {
+    for (const body of [{}, { name: '' }, { name: '   ' }, { name: 42 }, { name: null }, { name: 'n'.repeat(101) }]) {
       await expectRestError(api(srv.server, admin, 'POST', '/api/api-keys', { body }), INVALID, 'invalid_payload', `POST ${JSON.stringify(body).slice(0, 60)}:`);
     }
+    assert.equal((await createKey(srv.server, admin, 'k'.repeat(100))).name, 'k'.repeat(100));
+    const trimmed = await expectStatus(api(srv.server, admin, 'POST', '/api/api-keys', { body: { name: '  crm  ' } }), 201, 'a padded name:');
+    assert.equal(trimmed.name, 'crm');
     await publish(srv.server, key.key, { event: 'still.works', to: { tenant: true } });
   });
 
@@ -255,7 +258,8 @@ describe('API keys and the server API', () => {
       }
       await expectRestError(Promise.resolve(res), 400, 'invalid_payload', `POST /api/webhooks ${url}:`);
     }
-    for (const url of ['ftp://example.com/hook', 'file:///etc/passwd', 'not a url', '', 'http://', 'javascript:alert(1)']) {
+    for (const url of ['ftp://example.com/hook', 'file:///etc/passwd', 'not a url', '', 'http://', 'javascript:alert(1)',
+      'http://user:pass@example.com/hook', `https://example.com/${'a'.repeat(2000)}`, 42, null]) {
       await expectRestError(registerWebhookRaw(srv.server, admin, { url, events: ['message.created'] }), INVALID, 'invalid_payload', `POST /api/webhooks ${url}:`);
     }
     assert.deepEqual(await listWebhooks(srv.server, admin), [], 'nothing was registered');
@@ -378,6 +382,20 @@ describe('sessions, messages and webhooks (private networks allowed for the test
       assert.equal(fetched.status, 200);
       assert.deepEqual(Buffer.from(await fetched.arrayBuffer()), Buffer.from(bytes));
     }
+  });
+
+  it('lets a bot write in a pending session, and the customer mark its messages read like an agent\'s', async (t) => {
+    const { tenant, key } = await integrated(t, ['message.created']);
+    const customer = await online(srv.server, 'customer', tenant);
+    const session = await openSession(srv.server, customer.user, { message: 'anyone there?' });
+    await ok(customer.socket, 'join-session', { sessionId: session.id });
+    const bot = await serverMessage(srv.server, key.key, session.id, { content: 'You are number 1 in the queue.', from: 'bot' });
+    assert.equal((await waitFor(customer.socket, 'new-message', { filter: (m) => m.id === bot.id })).sender.role, 'bot');
+    const read = await ok(customer.socket, 'mark-read', { sessionId: session.id });
+    assert.equal(read.count, 1, `the customer read the bot's message: ${JSON.stringify(read)}`);
+    const stored = await listMessages(srv.server, customer.user, session.id);
+    assert.ok(stored.find((m) => m.id === bot.id).readAt !== null, 'the bot message is read');
+    assert.equal(stored.find((m) => m.content === 'anyone there?').readAt, null, 'the customer\'s own message is not');
   });
 
   it('stores a repeated clientMessageId once: the same message back, one new-message, one webhook', async (t) => {
@@ -701,6 +719,8 @@ describe('a slow endpoint', () => {
     assert.ok(elapsed < 8000, `the fast endpoint had every event after ${elapsed} ms`);
     // Meanwhile the slow endpoint has answered nothing, and its first attempt is still waiting for its 10 s.
     assert.ok(slow.attempts.every((a) => a.status === null), 'the slow endpoint answered nothing');
+    await slow.until((rx) => rx.maxInFlight >= 4, { timeout: 5000, what: '4 requests in flight' });
+    assert.equal(slow.maxInFlight, 4, 'a slow endpoint holds --webhook-per-endpoint (4) requests, no more');
     assert.ok(Date.now() - slow.attempts[0].receivedAt < 10_000, 'all this happened within the slow endpoint\'s first timeout');
     assert.deepEqual(fast.unverified(), []);
   });
