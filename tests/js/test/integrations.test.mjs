@@ -398,6 +398,33 @@ describe('sessions, messages and webhooks (private networks allowed for the test
     assert.equal(stored.find((m) => m.content === 'anyone there?').readAt, null, 'the customer\'s own message is not');
   });
 
+  it('reports each of many messages sent at once (stored together by the group commit) exactly once', async (t) => {
+    const { tenant, admin, rx, hook } = await integrated(t, ['message.created']);
+    const customer = await online(srv.server, 'customer', tenant);
+    const agent = await online(srv.server, 'agent', tenant);
+    const session = await openSession(srv.server, customer.user);
+    await take(srv.server, agent.user, session.id);
+    await ok(customer.socket, 'join-session', { sessionId: session.id });
+    await ok(agent.socket, 'join-session', { sessionId: session.id });
+    const sends = [];
+    for (let i = 0; i < 20; i += 1) {
+      const [who, socket] = i % 2 ? ['agent', agent.socket] : ['customer', customer.socket];
+      sends.push(ok(socket, 'send-message', { sessionId: session.id, content: `${who} ${i}`, clientMessageId: `burst-${i}` }));
+    }
+    const acked = await Promise.all(sends);
+    const events = await rx.waitForEvents(20, {}, DELIVERY);
+    assert.deepEqual(events.map((e) => e.body.data.message.id).sort(), acked.map((m) => m.id).sort());
+    for (const e of events) {
+      const sent = acked.find((m) => m.id === e.body.data.message.id);
+      assert.deepEqual({ ...e.body.data.message, readAt: null }, { ...sent, readAt: null });
+    }
+    const listed = await until(async () => {
+      const items = await deliveries(srv.server, admin.user, hook.id, 200);
+      return items.length === 20 && items.every((d) => d.status === 'delivered') && items;
+    }, { ...DELIVERY, what: '20 delivered' });
+    assert.equal(new Set(listed.map((d) => d.eventId)).size, 20);
+  });
+
   it('stores a repeated clientMessageId once: the same message back, one new-message, one webhook', async (t) => {
     const { tenant, admin, key, rx, hook } = await integrated(t, ['message.created']);
     const customerId = uniqueId('sms');
