@@ -265,9 +265,9 @@ describe('API keys and the server API', () => {
     assert.deepEqual(await listWebhooks(srv.server, admin), [], 'nothing was registered');
   });
 
-  it('refuses the NAT64 form (64:ff9b::/96) of a private or loopback address', async () => {
+  it('refuses the NAT64 (64:ff9b::/96) and 6to4 (2002::/16) forms of a private or loopback address', async () => {
     const admin = makeUser('admin', { tenant: uniqueId('t') });
-    for (const url of ['http://[64:ff9b::a00:1]/hook', 'http://[64:ff9b::7f00:1]/hook']) {
+    for (const url of ['http://[64:ff9b::a00:1]/hook', 'http://[64:ff9b::7f00:1]/hook', 'http://[2002:a00:1::1]/hook', 'http://[2002:7f00:1::]/hook']) {
       const res = await registerWebhookRaw(srv.server, admin, { url, events: ['message.created'] });
       if (res.status === 201) await api(srv.server, admin, 'DELETE', `/api/webhooks/${res.body.id}`);
       await expectRestError(Promise.resolve(res), 400, 'invalid_payload', `POST /api/webhooks ${url}:`);
