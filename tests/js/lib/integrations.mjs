@@ -1,4 +1,4 @@
-// Helpers of the integrations tests (PROTOCOL §9; the server's decisions in
+// Helpers of the integrations tests (docs/protocol.md §10; the server's decisions in
 // /work/briefs/integrations-decisions.md), shared by test/integrations*.test.mjs:
 // API keys, the server API called with a key, webhooks and their deliveries,
 // and the shapes of what the admin API and the deliveries carry.

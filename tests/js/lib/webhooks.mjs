@@ -1,4 +1,4 @@
-// A real webhook receiver for the integration tests (PROTOCOL §9): an HTTP
+// A real webhook receiver for the integration tests (docs/protocol.md §10): an HTTP
 // server of node:http on 127.0.0.1 that verifies every delivery with the
 // official `standardwebhooks` npm library (the signature is never computed
 // here), records each attempt, and answers as the test tells it:
@@ -21,7 +21,7 @@
 // re-checks every waiter), never on a sleep; each wait has a timeout whose
 // error says what was seen. The receiver also keeps, per webhook-id, how many
 // requests were in flight at once: `overlaps()` lists the ids that ever had
-// two (PROTOCOL §9: one delivery is attempted by one node at a time).
+// two (docs/protocol.md §10: one delivery is attempted by one node at a time).
 
 import http from 'node:http';
 import { Webhook } from 'standardwebhooks';

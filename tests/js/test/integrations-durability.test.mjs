@@ -1,4 +1,4 @@
-// docs/protocol.md §9 webhooks are durable and delivered at least once:
+// docs/protocol.md §10 webhooks are durable and delivered at least once:
 // every change that commits is reported and none that fails, across a
 // SIGTERM restart and a kill -9 with deliveries pending (the endpoint down,
 // or requests in flight); the address rules hold again at delivery time;

@@ -1,4 +1,4 @@
-// docs/protocol.md §9 server API and webhooks (v1.3) on one node, with the
+// docs/protocol.md §10 server API and webhooks (v1.3) on one node, with the
 // server's decisions where the protocol is silent
 // (/work/briefs/integrations-decisions.md): API keys (shown once, listed
 // without the key, revoked at once, accepted under /api/server/ only and no
@@ -34,7 +34,7 @@ const ARGS = ['--message-max-length', String(MAX_LEN), '--send-rate-per-second',
 // Deliveries cross a worker, HTTP and a busy 2-core machine.
 const DELIVERY = { timeout: 15_000 };
 
-/** Every event of PROTOCOL §5, plus the socket.io and §9 names a backend may not publish. */
+/** Every event of PROTOCOL §5, plus the socket.io and webhook names a backend may not publish. */
 const RESERVED_EVENTS = ['connected', 'session-joined', 'new-message', 'user-typing', 'messages-read', 'session-closed',
   'new-pending-session', 'session-updated', 'queue-update', 'agent-updated', 'service-status', 'note-added', 'stats-update',
   'exception', 'webhook-delivery', 'connect', 'disconnect', 'disconnecting', 'error', 'message', 'ping', 'pong'];
