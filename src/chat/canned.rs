@@ -21,13 +21,16 @@ use crate::error::{AppError, AppResult};
 pub const MAX_SHORTCUT_CHARS: usize = 32;
 pub const MAX_TITLE_CHARS: usize = 200;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CannedResponse {
     pub id: String,
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     pub shortcut: String,
+    #[schema(required)]
     pub title: Option<String>,
     pub content: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

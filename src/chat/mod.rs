@@ -44,7 +44,21 @@ pub fn is_valid_tenant(tenant: &str) -> bool {
     !tenant.trim().is_empty() && tenant.chars().count() <= MAX_TENANT_CHARS
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+/// Who a user is to the chat. `bot` (docs/protocol.md §9): a sender posting
+/// through the server API with an API key, never a token's role.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,

@@ -17,7 +17,7 @@ use crate::chat::clock::now_ms;
 use crate::chat::{Changed, Role, User};
 use crate::error::{AppError, AppResult};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Availability {
     Available,
@@ -38,15 +38,19 @@ impl Availability {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentState {
     pub id: String,
+    #[schema(required)]
     pub name: Option<String>,
+    /// `agent` or `admin`.
     pub role: Role,
     pub availability: Availability,
     pub online: bool,
+    #[schema(minimum = 0)]
     pub active_chats: i64,
+    #[schema(minimum = 0, maximum = 100)]
     pub max_chats: i64,
 }
 

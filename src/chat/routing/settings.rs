@@ -12,7 +12,9 @@ use crate::chat::clock::now_ms;
 use crate::chat::{Changed, Role, User};
 use crate::error::{AppError, AppResult};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RoutingMode {
     /// Agents take sessions themselves (v1.2 behaviour).
@@ -29,13 +31,19 @@ pub struct Defaults {
     pub reassign_after_offline_seconds: Option<u32>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantSettings {
     pub routing: RoutingMode,
+    #[schema(minimum = 1, maximum = 100)]
     pub default_max_chats: u16,
+    /// null: never.
+    #[schema(required, maximum = 86400)]
     pub reassign_after_offline_seconds: Option<u32>,
+    /// null: always open.
+    #[schema(required)]
     pub business_hours: Option<BusinessHours>,
+    #[schema(required, max_length = 1000)]
     pub offline_message: Option<String>,
     pub ratings_enabled: bool,
 }
