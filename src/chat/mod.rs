@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod attachments;
+pub mod bodies;
 pub mod canned;
 pub mod changes;
 pub mod clock;
@@ -44,8 +45,8 @@ pub fn is_valid_tenant(tenant: &str) -> bool {
     !tenant.trim().is_empty() && tenant.chars().count() <= MAX_TENANT_CHARS
 }
 
-/// Who a user is to the chat. `bot` (docs/protocol.md §9): a sender posting
-/// through the server API with an API key, never a token's role.
+/// Who a user is in the chat. A `bot` (docs/protocol.md §9) is a sender
+/// posting through the server API with an API key, never a token's role.
 #[derive(
     Clone,
     Copy,

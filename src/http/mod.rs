@@ -9,6 +9,7 @@ pub mod dev;
 pub mod drain;
 pub mod health;
 pub mod messages;
+pub mod openapi;
 pub mod routing;
 pub mod sessions;
 pub mod stats;
@@ -37,7 +38,8 @@ pub fn router<A: Adapter>(app: &AppState<A>) -> Router<AppState<A>> {
         .merge(routing::router::<A>())
         .merge(stats::router::<A>())
         .merge(tools::router::<A>())
-        .merge(health::router::<A>());
+        .merge(health::router::<A>())
+        .merge(openapi::router::<A>(app.config.dev_mode()));
     if app.config.dev_mode() {
         router.merge(dev::router::<A>())
     } else {
