@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { useServer, spawnServerFor } from '../lib/server.mjs';
+import { checkResponse } from '../lib/openapi.mjs';
+import { api, openSession } from '../lib/rest.mjs';
+import { makeUser } from '../lib/clients.mjs';
 
 async function fetchDocument(server) {
   const response = await fetch(`${server.url}/api/openapi.json`);
@@ -63,6 +66,24 @@ describe('GET /api/openapi.json', () => {
     assert.deepEqual(error.required, ['error']);
     assert.equal(doc.paths['/api/chat/sessions/{id}'].get.responses['404'].content['application/json'].schema.$ref,
       '#/components/schemas/ErrorResponse');
+  });
+
+  it('lib/openapi.mjs refuses answers the document does not describe', async () => {
+    const customer = makeUser('customer');
+    const session = await openSession(srv.server, customer, { subject: 'checked' });
+    const res = await api(srv.server, customer, 'GET', `/api/chat/sessions/${session.id}`);
+    await checkResponse(srv.server, 'GET', `/api/chat/sessions/${session.id}`, res);
+    const json = new Headers({ 'content-type': 'application/json' });
+    const wrong = (body, status = 200) => ({ status, body, text: JSON.stringify(body), headers: json });
+    const path = `/api/chat/sessions/${session.id}`;
+    await assert.rejects(checkResponse(srv.server, 'GET', path, wrong({ ...session, status: 'open' })), /does not match/);
+    await assert.rejects(checkResponse(srv.server, 'GET', path, wrong({ ...session, unreadCount: undefined })), /does not match/);
+    await assert.rejects(checkResponse(srv.server, 'GET', path, wrong({ error: { code: 'conflict', message: 'x' } }, 418)), /status 418 is not documented/);
+    await assert.rejects(checkResponse(srv.server, 'GET', path, wrong({ error: { code: 'nope', message: 'x' } }, 404)), /does not match/);
+    await assert.rejects(checkResponse(srv.server, 'PUT', path, wrong({})), /PUT is not documented/);
+    await assert.rejects(checkResponse(srv.server, 'GET', '/api/chat/elsewhere', wrong({})), /path is not documented/);
+    // The server's own answer for a route it does not have is not a drift.
+    await checkResponse(srv.server, 'GET', '/api/chat/elsewhere', wrong({ error: { code: 'not_found', message: 'no such route' } }, 404));
   });
 
   it('has the dev token in development mode only, and is valid there too', async (t) => {
