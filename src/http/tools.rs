@@ -102,6 +102,7 @@ async fn list_notes<A: Adapter>(
         (status = 201, body = NoteView),
         (status = 403, description = "Not staff", body = ErrorResponse),
         (status = 404, body = ErrorResponse),
+        (status = 429, description = "A turn of the sender's message rate limit", body = ErrorResponse),
     ),
     security(("bearerAuth" = [])),
 )]

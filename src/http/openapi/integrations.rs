@@ -387,7 +387,43 @@ pub fn paths() -> Vec<(&'static str, PathItem)> {
                     .build(),
             )]),
         ),
+        (
+            "/api/server/sessions/{id}/attachments",
+            item(&[(
+                HttpMethod::Post,
+                server(operation("server", "Uploads a file as the session's customer or as a bot, for a message of theirs"))
+                    .parameter(path_param("id", "The session's id"))
+                    .parameter(query_param("from", "customer or bot"))
+                    .parameter(query_param("senderName", "The bot's name (default: the key's)"))
+                    .request_body(Some(
+                        RequestBodyBuilder::new()
+                            .content(
+                                "multipart/form-data",
+                                ContentBuilder::new().schema(Some(Ref::from_schema_name("UploadForm"))).build(),
+                            )
+                            .required(Some(Required::True))
+                            .build(),
+                    ))
+                    .response("201", json_response("", "Attachment"))
+                    .response("400", error("No part named file, several, or an image that does not decode"))
+                    .response("404", error(""))
+                    .response("409", error("session_closed"))
+                    .response("413", error("attachment_too_large"))
+                    .response("415", error("unsupported_media_type"))
+                    .response("429", error("Over the key's rate limit"))
+                    .build(),
+            )]),
+        ),
     ]
+}
+
+fn query_param(name: &str, description: &str) -> ParameterBuilder {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
 }
 
 fn item(operations: &[(HttpMethod, Operation)]) -> PathItem {

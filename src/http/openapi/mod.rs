@@ -61,6 +61,8 @@ use crate::error::ErrorResponse;
         integrations::ServerMessageRequest,
         crate::chat::SessionView,
         crate::chat::MessageView,
+        crate::chat::attachments::AttachmentView,
+        super::attachments::UploadForm,
     )),
     tags(
         (name = "sessions", description = "Open, list, assign, read, close and transfer sessions"),
