@@ -72,7 +72,13 @@ async fn every_documented_operation_is_routed() {
 fn with_ids(template: &str) -> String {
     template
         .split('/')
-        .map(|segment| if segment.starts_with('{') { "x" } else { segment })
+        .map(|segment| {
+            if segment.starts_with('{') {
+                "x"
+            } else {
+                segment
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }

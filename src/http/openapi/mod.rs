@@ -195,10 +195,10 @@ impl Modify for ExtractorErrors {
                         .or_insert_with(|| error_response(status, ""));
                 }
                 for (status, response) in responses.iter_mut() {
-                    if let RefOr::T(response) = response {
-                        if response.description.is_empty() {
-                            response.description = describe(status).to_string();
-                        }
+                    if let RefOr::T(response) = response
+                        && response.description.is_empty()
+                    {
+                        response.description = describe(status).to_string();
                     }
                 }
             }
