@@ -67,7 +67,7 @@ async fn list_agents<A: Adapter>(
     path = "/api/agents/{id}",
     tag = "routing",
     params(("id" = String, Path, description = "The agent's user id")),
-    request_body = AgentPatchBody,
+    request_body(content = Option<AgentPatchBody>, description = "Optional: no body (or `null`) is an empty one"),
     responses(
         (status = 200, body = AgentState),
         (status = 400, body = ErrorResponse),
@@ -109,7 +109,7 @@ async fn get_settings<A: Adapter>(
     patch,
     path = "/api/settings",
     tag = "routing",
-    request_body = SettingsPatchBody,
+    request_body(content = Option<SettingsPatchBody>, description = "Optional: no body (or `null`) is an empty one"),
     responses(
         (status = 200, body = TenantSettings),
         (status = 403, description = "Not an admin", body = ErrorResponse),

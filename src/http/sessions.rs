@@ -72,7 +72,7 @@ pub fn router<A: Adapter>() -> Router<AppState<A>> {
     post,
     path = "/api/chat/sessions",
     tag = "sessions",
-    request_body(content = OpenSessionBody, description = "Optional: no body opens a session without a subject"),
+    request_body(content = Option<OpenSessionBody>, description = "Optional: no body opens a session without a subject"),
     responses(
         (status = 201, description = "A new pending session", body = SessionView),
         (status = 200, description = "The customer's session that was already open", body = SessionView),
@@ -175,7 +175,7 @@ async fn get_session<A: Adapter>(
     path = "/api/chat/sessions/{id}/assign",
     tag = "sessions",
     params(("id" = String, Path, description = "The session's id")),
-    request_body(content = AssignSessionBody, description = "Optional"),
+    request_body(content = Option<AssignSessionBody>, description = "Optional"),
     responses(
         (status = 200, body = SessionView),
         (status = 403, body = ErrorResponse),
@@ -202,7 +202,7 @@ async fn assign_session<A: Adapter>(
     path = "/api/chat/sessions/{id}/read",
     tag = "sessions",
     params(("id" = String, Path, description = "The session's id")),
-    request_body(content = MarkReadBody, description = "Optional"),
+    request_body(content = Option<MarkReadBody>, description = "Optional"),
     responses(
         (status = 200, body = ReadCount),
         (status = 403, body = ErrorResponse),
@@ -227,7 +227,7 @@ async fn mark_read<A: Adapter>(
     path = "/api/chat/sessions/{id}/close",
     tag = "sessions",
     params(("id" = String, Path, description = "The session's id")),
-    request_body(content = CloseSessionBody, description = "Optional"),
+    request_body(content = Option<CloseSessionBody>, description = "Optional"),
     responses(
         (status = 200, body = SessionView),
         (status = 403, body = ErrorResponse),
@@ -251,7 +251,7 @@ async fn close_session<A: Adapter>(
     path = "/api/chat/sessions/{id}/transfer",
     tag = "sessions",
     params(("id" = String, Path, description = "The session's id")),
-    request_body(content = TransferSessionBody, description = "Optional: without `toAgentId`, back to the queue"),
+    request_body(content = Option<TransferSessionBody>, description = "Optional: without `toAgentId`, back to the queue"),
     responses(
         (status = 200, body = SessionView),
         (status = 403, body = ErrorResponse),

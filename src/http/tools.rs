@@ -253,7 +253,7 @@ async fn create_canned<A: Adapter>(
     path = "/api/canned-responses/{id}",
     tag = "tools",
     params(("id" = String, Path, description = "The canned response's id")),
-    request_body = UpdateCannedBody,
+    request_body(content = Option<UpdateCannedBody>, description = "Optional: no body (or `null`) is an empty one"),
     responses(
         (status = 200, body = CannedResponse),
         (status = 403, description = "Not an admin", body = ErrorResponse),
