@@ -224,7 +224,10 @@ pub enum ServerSender {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServerMessageRequest {
-    pub content: String,
+    /// As `send-message`'s: required unless `attachments` holds ids.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub content: Option<String>,
     pub from: ServerSender,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sender_name: Option<String>,
@@ -474,4 +477,36 @@ fn json_response(description: &str, schema: &str) -> ResponseBuilder {
 
 fn error(description: &str) -> ResponseBuilder {
     json_response(description, "ErrorResponse")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::input::{OpenRequest, SendRequest};
+
+    #[test]
+    fn the_server_api_bodies_share_the_parsers_of_their_chat_twins() {
+        let open = ServerSessionRequest {
+            customer_id: "c1".into(),
+            customer_name: Some("Ann".into()),
+            subject: Some("Order 7".into()),
+            message: Some("Hello".into()),
+        };
+        let req = OpenRequest::parse(&serde_json::to_value(&open).unwrap()).unwrap();
+        assert_eq!((req.subject, req.message), (open.subject, open.message));
+
+        let send = ServerMessageRequest {
+            content: Some("hi".into()),
+            from: ServerSender::Bot,
+            sender_name: Some("Bot".into()),
+            client_message_id: Some("m-1".into()),
+            attachments: vec!["a1".into()],
+        };
+        let wire = serde_json::to_value(&send).unwrap();
+        let req = SendRequest::parse_body("s".into(), &wire).unwrap();
+        assert_eq!(req.content, "hi");
+        assert_eq!(req.client_message_id, send.client_message_id);
+        assert_eq!(req.attachments, send.attachments);
+        assert_eq!(wire["from"], "bot");
+    }
 }

@@ -158,7 +158,8 @@ impl Modify for SecuritySchemes {
 /// The errors the shared extractors answer, added to every operation that
 /// uses them: a token (`AuthUser`, an API key) is 401 without a valid one
 /// and 503 when the user cannot be recorded; a JSON body (`JsonBody`) is
-/// 400 when it is not JSON and 413 over the body limit; both may be 500.
+/// 400 when it is not JSON and 413 over the body limit; both may be 500;
+/// path and query parameters may be 400.
 /// Error answers without a description get their code's.
 struct ExtractorErrors;
 
@@ -181,12 +182,21 @@ impl Modify for ExtractorErrors {
                     .request_body
                     .as_ref()
                     .is_some_and(|body| body.content.contains_key("application/json"));
+                // Ids in the path go through `parse_id`, query strings
+                // through `params`: either may be `invalid_payload`.
+                let parameters = operation
+                    .parameters
+                    .as_ref()
+                    .is_some_and(|parameters| !parameters.is_empty());
                 let mut implied = Vec::new();
                 if authed {
                     implied.extend(["401", "500", "503"]);
                 }
                 if json_body {
                     implied.extend(["400", "413", "500"]);
+                }
+                if parameters {
+                    implied.push("400");
                 }
                 let responses = &mut operation.responses.responses;
                 for status in implied {
