@@ -47,20 +47,9 @@ pub fn is_valid_tenant(tenant: &str) -> bool {
 
 /// Who a user is in the chat. A `bot` (docs/protocol.md §9) is a sender
 /// posting through the server API with an API key, never a token's role.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    clap::ValueEnum,
-    utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[derive(utoipa::ToSchema)]
 pub enum Role {
     Customer,
     Agent,

@@ -12,10 +12,9 @@ use crate::chat::clock::now_ms;
 use crate::chat::{Changed, Role, User};
 use crate::error::{AppError, AppResult};
 
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[derive(utoipa::ToSchema)]
 pub enum RoutingMode {
     /// Agents take sessions themselves (v1.2 behaviour).
     Manual,
