@@ -50,7 +50,7 @@ pub enum AppError {
     Internal(String),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     Unauthorized,
@@ -87,7 +87,7 @@ impl ErrorCode {
 }
 
 /// `{ code, message }`, the body of every error the clients see.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -219,14 +219,18 @@ fn postgres_unavailable(sqlstate: &str) -> bool {
         || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "57014")
 }
 
+/// `{ error: { code, message } }`: an HTTP error's body (the OpenAPI
+/// document's `ErrorResponse`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        struct Wrapper {
-            error: ErrorBody,
-        }
         self.log("http");
-        (self.status(), axum::Json(Wrapper { error: self.body() })).into_response()
+        let body = ErrorResponse { error: self.body() };
+        (self.status(), axum::Json(body)).into_response()
     }
 }
 

@@ -11,7 +11,8 @@ use crate::error::{AppError, AppResult};
 
 /// The life of a session: `pending` until an agent takes it, `active`
 /// while one holds it, `closed` for good. Stored as its name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum SessionStatus {
     Pending,
     Active,

@@ -21,13 +21,16 @@ use crate::error::{AppError, AppResult};
 pub const MAX_SHORTCUT_CHARS: usize = 32;
 pub const MAX_TITLE_CHARS: usize = 200;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CannedResponse {
     pub id: String,
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     pub shortcut: String,
+    #[schema(required)]
     pub title: Option<String>,
     pub content: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -41,6 +44,35 @@ impl From<&canned_response::Model> for CannedResponse {
             updated_at: rfc3339(row.updated_at),
         }
     }
+}
+
+// The bodies `parse` reads, as types for the OpenAPI document.
+
+/// `POST /api/canned-responses`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreateCannedBody {
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
+    pub shortcut: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
+    pub title: Option<String>,
+    /// Placeholders `{{customer.name}}`, `{{agent.name}}` are kept as written.
+    pub content: String,
+}
+
+/// `PATCH /api/canned-responses/{id}`: any of the fields; `title: null`
+/// clears the title.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct UpdateCannedBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, pattern = "^[a-z0-9_-]{1,32}$")]
+    pub shortcut: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub title: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub content: Option<String>,
 }
 
 /// The fields a create or a change sets (each checked).
@@ -198,5 +230,31 @@ fn taken(err: sea_orm::DbErr) -> AppError {
     match AppError::from(err) {
         AppError::Conflict(_) => AppError::Conflict("that shortcut is taken".into()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canned_bodies_are_what_their_parser_reads() {
+        let create = CreateCannedBody {
+            shortcut: "hello".into(),
+            title: Some("Greeting".into()),
+            content: "Hi {{customer.name}}".into(),
+        };
+        let fields = parse(&serde_json::to_value(&create).unwrap(), 4000).unwrap();
+        assert_eq!(fields.shortcut.as_deref(), Some("hello"));
+        assert_eq!(fields.title, Some(create.title));
+        assert_eq!(fields.content.as_deref(), Some("Hi {{customer.name}}"));
+
+        let clear = UpdateCannedBody {
+            title: Some(None),
+            ..Default::default()
+        };
+        let fields = parse(&serde_json::to_value(&clear).unwrap(), 4000).unwrap();
+        assert_eq!(fields.title, Some(None));
+        assert_eq!(fields.shortcut, None);
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod attachments;
+pub mod bodies;
 pub mod canned;
 pub mod changes;
 pub mod clock;
@@ -45,8 +46,11 @@ pub fn is_valid_tenant(tenant: &str) -> bool {
     !tenant.trim().is_empty() && tenant.chars().count() <= MAX_TENANT_CHARS
 }
 
+/// Who a user is in the chat. A `bot` (docs/protocol.md §9) is a sender
+/// posting through the server API with an API key, never a token's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[derive(utoipa::ToSchema)]
 pub enum Role {
     Customer,
     Agent,

@@ -23,6 +23,16 @@ pub struct NoteRequest {
     pub content: String,
 }
 
+// The body `NoteRequest::parse_body` reads, as a type for the OpenAPI
+// document.
+
+/// `POST /api/chat/sessions/{id}/notes`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NoteBody {
+    /// Trimmed, not empty, at most the message length limit.
+    pub content: String,
+}
+
 impl NoteRequest {
     pub fn parse(value: &Value) -> AppResult<Self> {
         let session_id = Fields::of(value)?.id("sessionId")?;
@@ -111,4 +121,18 @@ pub fn list_query(session_id: &str) -> Select<note::Entity> {
         .filter(note::Column::SessionId.eq(session_id))
         .order_by_asc(note::Column::CreatedAt)
         .order_by_asc(note::Column::Id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_body_is_what_its_parser_reads() {
+        let body = NoteBody {
+            content: "call back".into(),
+        };
+        let req = NoteRequest::parse_body("s".into(), &serde_json::to_value(&body).unwrap());
+        assert_eq!(req.unwrap().content, body.content);
+    }
 }

@@ -26,6 +26,18 @@ pub struct RateRequest {
     pub rating: AppResult<(i32, Option<String>)>,
 }
 
+// The body `parse_rating` reads, as a type for the OpenAPI document.
+
+/// `POST /api/chat/sessions/{id}/rating` (the session's customer, closed).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RateBody {
+    #[schema(minimum = 1, maximum = 5)]
+    pub score: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 1000)]
+    pub comment: Option<String>,
+}
+
 impl RateRequest {
     pub fn parse(value: &Value) -> AppResult<Self> {
         let session_id = Fields::of(value)?.id("sessionId")?;
@@ -96,4 +108,19 @@ pub async fn rate(
     let changes = vec![Change::SessionRated(view.clone())];
     changes::commit(txn, &user.tenant, &changes).await?;
     Ok(Changed::new(&user.tenant, view, changes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_body_is_what_its_parser_reads() {
+        let body = RateBody {
+            score: 4,
+            comment: Some("quick".into()),
+        };
+        let parsed = parse_rating(&serde_json::to_value(&body).unwrap()).unwrap();
+        assert_eq!(parsed, (body.score, body.comment));
+    }
 }

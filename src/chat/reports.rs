@@ -84,26 +84,36 @@ impl Range {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReportBucket)]
 pub struct Bucket {
+    #[schema(format = DateTime)]
     pub start: String,
     pub opened: i64,
     pub assigned: i64,
     pub closed: i64,
     pub messages: i64,
+    #[schema(required)]
     pub avg_wait_seconds: Option<f64>,
+    #[schema(required)]
     pub avg_first_response_seconds: Option<f64>,
     pub ratings: i64,
+    #[schema(required)]
     pub avg_rating: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    #[schema(value_type = String, pattern = "^(hour|day)$")]
     pub bucket: &'static str,
+    #[schema(format = DateTime)]
     pub from: String,
+    /// Exclusive.
+    #[schema(format = DateTime)]
     pub to: String,
+    /// One per UTC hour or day of the range, oldest first.
     pub buckets: Vec<Bucket>,
 }
 

@@ -1,56 +1,77 @@
 //! The shapes of docs/protocol.md §3 as they go on the wire (camelCase JSON).
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Role;
+use super::access::SessionStatus;
 use super::attachments::AttachmentView;
 use super::clock::rfc3339;
 use super::routing::QueueInfo;
 use entities::{message, note, session};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct UserRef {
     pub id: String,
     pub role: Role,
+    #[schema(required)]
     pub name: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Session)]
 pub struct SessionView {
     pub id: String,
+    #[schema(value_type = SessionStatus)]
     pub status: String,
+    #[schema(required)]
     pub subject: Option<String>,
     pub customer: UserRef,
+    #[schema(required)]
     pub agent: Option<UserRef>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required, format = DateTime)]
     pub assigned_at: Option<String>,
+    #[schema(required, format = DateTime)]
     pub closed_at: Option<String>,
+    #[schema(required)]
     pub closed_by: Option<UserRef>,
+    #[schema(required, format = DateTime)]
     pub last_message_at: Option<String>,
+    #[schema(minimum = 0)]
     pub unread_count: i64,
     /// Present exactly while the session is pending (docs/protocol.md §8).
+    #[schema(required)]
     pub queue: Option<QueueInfo>,
     /// The customer's rating after close (docs/protocol.md §11), or null.
+    #[schema(required)]
     pub rating: Option<RatingView>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Rating)]
 pub struct RatingView {
+    #[schema(minimum = 1, maximum = 5)]
     pub score: i32,
+    #[schema(required)]
     pub comment: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// A private note (docs/protocol.md §11): staff only.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Note)]
 pub struct NoteView {
     pub id: String,
     pub session_id: String,
     pub author: UserRef,
     pub content: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -96,16 +117,21 @@ impl SessionView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Message)]
 pub struct MessageView {
     pub id: String,
     pub session_id: String,
+    #[schema(minimum = 1)]
     pub seq: i64,
     pub sender: UserRef,
     pub content: String,
+    #[schema(required)]
     pub client_message_id: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required, format = DateTime)]
     pub read_at: Option<String>,
     /// Filled in by `Attachments::messages` for the messages that have
     /// some (docs/protocol.md §9); `[]` on the wire when none.
@@ -132,20 +158,30 @@ impl From<&message::Model> for MessageView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
+    #[schema(minimum = 0)]
     pub pending_sessions: i64,
+    #[schema(minimum = 0)]
     pub active_sessions: i64,
+    #[schema(minimum = 0)]
     pub closed_today: i64,
+    #[schema(minimum = 0)]
     pub messages_today: i64,
     pub online_agents: usize,
     pub online_customers: usize,
+    #[schema(required)]
     pub avg_wait_seconds: Option<f64>,
+    #[schema(required)]
     pub avg_first_response_seconds: Option<f64>,
+    #[schema(minimum = 0)]
     pub available_agents: i64,
     /// Ratings given today (UTC), and their mean score (docs/protocol.md §11).
+    #[schema(minimum = 0)]
     pub ratings_today: i64,
+    #[schema(required)]
     pub avg_rating_today: Option<f64>,
+    #[schema(format = DateTime)]
     pub generated_at: String,
 }

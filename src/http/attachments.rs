@@ -13,7 +13,9 @@ use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use futures_util::{StreamExt, TryStreamExt};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
 use socketioxide::adapter::Adapter;
+use utoipa::{OpenApi, ToSchema};
 
 use super::drain::Drained;
 use super::{AuthUser, Params, bearer_user, params};
@@ -23,7 +25,35 @@ use crate::chat::attachments::upload::Received;
 use crate::chat::attachments::{self, AttachmentView, Variant, file_key, thumbnail_key};
 use crate::chat::input::parse_id;
 use crate::config::ServerConfig;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorResponse};
+
+/// This module's part of the OpenAPI document (`super::openapi`).
+#[derive(OpenApi)]
+#[openapi(paths(upload, download, thumbnail))]
+pub struct AttachmentsApi;
+
+/// The multipart body of an upload: one part named `file` (its filename is
+/// kept); its type is detected from the bytes.
+#[derive(Serialize, ToSchema)]
+pub struct UploadForm {
+    #[schema(value_type = FileBytes)]
+    pub file: Vec<u8>,
+}
+
+/// A file's bytes, not JSON: `{ type: string, contentMediaType:
+/// application/octet-stream }` in the document.
+pub struct FileBytes;
+
+impl utoipa::PartialSchema for FileBytes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .content_media_type("application/octet-stream")
+            .into()
+    }
+}
+
+impl ToSchema for FileBytes {}
 
 /// Room for the multipart framing and small other parts around the file.
 const FRAMING_BYTES: u64 = 64 * 1024;
@@ -65,6 +95,24 @@ pub fn upload_route<A: Adapter>(
 
 /// `POST /api/chat/sessions/{id}/attachments`: one part named `file`;
 /// other parts are read past. 201 with the `Attachment`.
+#[utoipa::path(
+    post,
+    path = "/api/chat/sessions/{id}/attachments",
+    tag = "attachments",
+    params(("id" = String, Path, description = "The session's id")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = AttachmentView),
+        (status = 400, description = "No part named file, several, or an image that does not decode", body = ErrorResponse),
+        (status = 403, body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+        (status = 409, description = "session_closed", body = ErrorResponse),
+        (status = 413, description = "attachment_too_large", body = ErrorResponse),
+        (status = 415, description = "unsupported_media_type", body = ErrorResponse),
+        (status = 429, body = ErrorResponse),
+    ),
+    security(("bearerAuth" = [])),
+)]
 async fn upload<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
@@ -148,6 +196,26 @@ fn body_error(err: MultipartError, limit: u64) -> AppError {
     }
 }
 
+/// The bytes, by the signed `url` (no token) or with a participant's or
+/// staff's bearer token.
+#[utoipa::path(
+    get,
+    path = "/api/attachments/{id}",
+    tag = "attachments",
+    params(
+        ("id" = String, Path, description = "The attachment's id"),
+        ("expires" = Option<i64>, Query, description = "Unix seconds (from the signed `url`)"),
+        ("signature" = Option<String>, Query, description = "From the signed `url`"),
+    ),
+    responses(
+        (status = 200, description = "The bytes, as their detected type", content_type = "*/*", body = FileBytes),
+        (status = 400, body = ErrorResponse),
+        (status = 401, description = "Neither a signature nor a token", body = ErrorResponse),
+        (status = 403, description = "A bad or expired signature", body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+    ),
+    security((), ("bearerAuth" = [])),
+)]
 async fn download<A: Adapter>(
     State(app): State<AppState<A>>,
     Path(id): Path<String>,
@@ -157,6 +225,25 @@ async fn download<A: Adapter>(
     serve(&app, &id, Variant::File, query, &headers).await
 }
 
+/// An image's thumbnail (at most 320 px on the long side).
+#[utoipa::path(
+    get,
+    path = "/api/attachments/{id}/thumbnail",
+    tag = "attachments",
+    params(
+        ("id" = String, Path, description = "The attachment's id"),
+        ("expires" = Option<i64>, Query, description = "Unix seconds (from the signed `url`)"),
+        ("signature" = Option<String>, Query, description = "From the signed `url`"),
+    ),
+    responses(
+        (status = 200, description = "The thumbnail", content_type = "image/*", body = FileBytes),
+        (status = 400, body = ErrorResponse),
+        (status = 401, description = "Neither a signature nor a token", body = ErrorResponse),
+        (status = 403, description = "A bad or expired signature", body = ErrorResponse),
+        (status = 404, description = "Unknown, or not an image", body = ErrorResponse),
+    ),
+    security((), ("bearerAuth" = [])),
+)]
 async fn thumbnail<A: Adapter>(
     State(app): State<AppState<A>>,
     Path(id): Path<String>,

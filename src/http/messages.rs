@@ -4,15 +4,33 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 use socketioxide::adapter::Adapter;
+use utoipa::{OpenApi, ToSchema};
 
 use super::{AuthUser, JsonBody, Params, ReadSlot, limit, params};
 use crate::app::AppState;
+use crate::chat::bodies::SendMessageBody;
 use crate::chat::input::{SendRequest, parse_id};
 use crate::chat::messages::history::{self, PageFrom};
 use crate::chat::{MessageView, sessions};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorResponse};
+
+/// This module's part of the OpenAPI document (`super::openapi`).
+#[derive(OpenApi)]
+#[openapi(paths(list_messages, send_message))]
+pub struct MessagesApi;
+
+/// A page of a session's messages, oldest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePage {
+    pub items: Vec<MessageView>,
+    /// The id to pass (as `before`, or as `after` when paging with
+    /// `after`) for the next page that way; null when there is none.
+    #[schema(required)]
+    pub next_cursor: Option<String>,
+}
 
 pub fn router<A: Adapter>() -> Router<AppState<A>> {
     Router::new().route(
@@ -23,13 +41,31 @@ pub fn router<A: Adapter>() -> Router<AppState<A>> {
 
 /// `before`/`after` are message ids; `nextCursor` is the id to pass the same
 /// way for the next page in that direction.
+#[utoipa::path(
+    get,
+    path = "/api/chat/sessions/{id}/messages",
+    tag = "messages",
+    params(
+        ("id" = String, Path, description = "The session's id"),
+        ("before" = Option<String>, Query, description = "A message id: the page before it"),
+        ("after" = Option<String>, Query, description = "A message id: the page after it (not with `before`)"),
+        ("limit" = Option<u32>, Query, description = "Default 50; over 200 is taken as 200"),
+    ),
+    responses(
+        (status = 200, body = MessagePage),
+        (status = 400, body = ErrorResponse),
+        (status = 403, body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+    ),
+    security(("bearerAuth" = [])),
+)]
 async fn list_messages<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,
     _turn: ReadSlot,
     Path(id): Path<String>,
     query: Params,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<MessagePage>> {
     let params = params(query)?;
     let limit = limit(&params)?;
     let row = sessions::find(&app.reads, &user, &parse_id(&id, "session id")?).await?;
@@ -55,10 +91,29 @@ async fn list_messages<A: Adapter>(
         .flatten()
         .map(|m| m.id.clone());
     let items = app.actions.attachments.messages(&app.reads, &rows).await?;
-    Ok(Json(json!({ "items": items, "nextCursor": next })))
+    Ok(Json(MessagePage {
+        items,
+        next_cursor: next,
+    }))
 }
 
 /// 201 for a new message; 200 when the `clientMessageId` was stored before.
+#[utoipa::path(
+    post,
+    path = "/api/chat/sessions/{id}/messages",
+    tag = "messages",
+    params(("id" = String, Path, description = "The session's id")),
+    request_body = SendMessageBody,
+    responses(
+        (status = 201, description = "Stored and sent to the session's room", body = MessageView),
+        (status = 200, description = "A repeated `clientMessageId`: the message stored before", body = MessageView),
+        (status = 403, body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+        (status = 409, description = "session_closed", body = ErrorResponse),
+        (status = 429, body = ErrorResponse),
+    ),
+    security(("bearerAuth" = [])),
+)]
 async fn send_message<A: Adapter>(
     State(app): State<AppState<A>>,
     AuthUser(user): AuthUser,

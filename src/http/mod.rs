@@ -10,6 +10,7 @@ pub mod drain;
 pub mod health;
 pub mod integrations;
 pub mod messages;
+pub mod openapi;
 pub mod routing;
 pub mod server_api;
 pub mod sessions;
@@ -41,7 +42,8 @@ pub fn router<A: Adapter>(app: &AppState<A>) -> Router<AppState<A>> {
         .merge(tools::router::<A>())
         .merge(integrations::router::<A>())
         .merge(server_api::router::<A>(&app.config))
-        .merge(health::router::<A>());
+        .merge(health::router::<A>())
+        .merge(openapi::router::<A>(app.config.dev_mode()));
     if app.config.dev_mode() {
         router.merge(dev::router::<A>())
     } else {

@@ -9,6 +9,7 @@ mod cli;
 mod helpers;
 mod lifecycle;
 mod messages;
+mod openapi;
 mod query_plans;
 mod security;
 mod sessions;

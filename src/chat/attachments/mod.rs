@@ -32,16 +32,25 @@ use crate::error::{AppError, AppResult};
 use crate::storage::Store;
 
 /// An attachment as it goes out (docs/protocol.md §3 `Attachment`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Attachment)]
 pub struct AttachmentView {
     pub id: String,
     pub name: String,
     pub content_type: String,
+    /// Bytes.
+    #[schema(minimum = 0)]
     pub size: i64,
+    /// Images only.
+    #[schema(required)]
     pub width: Option<i32>,
+    #[schema(required)]
     pub height: Option<i32>,
+    /// Signed and expiring: fetch it without a token.
     pub url: String,
+    /// Images only.
+    #[schema(required)]
     pub thumbnail_url: Option<String>,
 }
 

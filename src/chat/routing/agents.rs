@@ -17,7 +17,7 @@ use crate::chat::clock::now_ms;
 use crate::chat::{Changed, Role, User};
 use crate::error::{AppError, AppResult};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Availability {
     Available,
@@ -38,15 +38,19 @@ impl Availability {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentState {
     pub id: String,
+    #[schema(required)]
     pub name: Option<String>,
+    /// `agent` or `admin`.
     pub role: Role,
     pub availability: Availability,
     pub online: bool,
+    #[schema(minimum = 0)]
     pub active_chats: i64,
+    #[schema(minimum = 0, maximum = 100)]
     pub max_chats: i64,
 }
 
@@ -214,6 +218,38 @@ pub async fn patch(
             "only agents and admins change agents".into(),
         ));
     }
+    let (availability, max_chats) = parse_patch(body)?;
+    if user.role != Role::Admin {
+        if id != user.id {
+            return Err(AppError::Forbidden("agents change only themselves".into()));
+        }
+        if max_chats.is_some() {
+            return Err(AppError::Forbidden("only admins set maxChats".into()));
+        }
+    }
+    update(db, defaults, user, id, availability, max_chats).await
+}
+
+// The body `parse_patch` reads, as a type for the OpenAPI document.
+
+/// `PATCH /api/agents/{id}`: an agent sets their own `availability`; an
+/// admin either field of any staff member.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+pub struct AgentPatchBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub availability: Option<Availability>,
+    /// Admins only; null: back to the tenant's `defaultMaxChats`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u8>, minimum = 0, maximum = 100)]
+    pub max_chats: Option<Option<u8>>,
+}
+
+/// `{ availability?, maxChats? }`: `maxChats` `Some(None)` when null.
+#[allow(clippy::type_complexity)]
+fn parse_patch(body: &Value) -> AppResult<(Option<Availability>, Option<Option<i32>>)> {
     let empty = serde_json::Map::new();
     let body = match body {
         Value::Null => &empty,
@@ -242,15 +278,7 @@ pub async fn patch(
                 as i32,
         )),
     };
-    if user.role != Role::Admin {
-        if id != user.id {
-            return Err(AppError::Forbidden("agents change only themselves".into()));
-        }
-        if max_chats.is_some() {
-            return Err(AppError::Forbidden("only admins set maxChats".into()));
-        }
-    }
-    update(db, defaults, user, id, availability, max_chats).await
+    Ok((availability, max_chats))
 }
 
 async fn update(
@@ -492,4 +520,25 @@ pub async fn tenants_online(db: &impl ConnectionTrait) -> AppResult<Vec<String>>
     let rows: Vec<Tenant> =
         sql::all(db, "SELECT DISTINCT tenant FROM agent_presence", vec![]).await?;
     Ok(rows.into_iter().map(|r| r.tenant).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_agent_patch_body_is_what_its_parser_reads() {
+        let body = AgentPatchBody {
+            availability: Some(Availability::Away),
+            max_chats: Some(Some(7)),
+        };
+        let parsed = parse_patch(&serde_json::to_value(&body).unwrap()).unwrap();
+        assert_eq!(parsed, (Some(Availability::Away), Some(Some(7))));
+        let reset = AgentPatchBody {
+            max_chats: Some(None),
+            ..Default::default()
+        };
+        let parsed = parse_patch(&serde_json::to_value(&reset).unwrap()).unwrap();
+        assert_eq!(parsed, (None, Some(None)));
+    }
 }

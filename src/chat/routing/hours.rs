@@ -14,11 +14,13 @@ use crate::error::{AppError, AppResult};
 pub const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// Validated business hours; serialises as the protocol's `BusinessHours`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BusinessHours {
+    /// An IANA time zone name, e.g. `Europe/Madrid`.
     pub timezone: String,
     /// Per day, `[start, end)` ranges in minutes of the local day, as given.
     #[serde(serialize_with = "weekly_as_text")]
+    #[schema(schema_with = weekly_schema)]
     pub weekly: BTreeMap<&'static str, Vec<(u16, u16)>>,
 }
 
@@ -139,6 +141,29 @@ fn weekly_as_text<S: serde::Serializer>(
         })
         .collect();
     days.serialize(s)
+}
+
+/// The schema of `weekly` as [`weekly_as_text`] writes it: per day name,
+/// local `["HH:MM", "HH:MM"]` ranges; a day absent or `[]` is closed.
+fn weekly_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder, Type};
+    let time = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^([01][0-9]|2[0-4]):[0-5][0-9]$"));
+    let range = ArrayBuilder::new()
+        .items(time)
+        .min_items(Some(2))
+        .max_items(Some(2));
+    let ranges = ArrayBuilder::new().items(range).build();
+    DAYS.iter()
+        .fold(ObjectBuilder::new(), |day, name| {
+            day.property(*name, ranges.clone())
+        })
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some(
+            "Per day, local [start, end) ranges; a day absent or [] is closed.",
+        ))
+        .build()
 }
 
 #[cfg(test)]

@@ -15,11 +15,15 @@ use crate::chat::access::SessionStatus;
 use crate::chat::clock::now_ms;
 use crate::error::AppResult;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueInfo {
+    /// 1: the next session to be served.
+    #[schema(minimum = 1)]
     pub position: i64,
+    #[schema(required)]
     pub estimated_wait_seconds: Option<i64>,
+    #[schema(minimum = 0)]
     pub available_agents: i64,
 }
 

@@ -10,11 +10,14 @@ use super::agents;
 use super::settings::{self, Defaults};
 use crate::error::AppResult;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceStatus {
+    /// Within business hours (always true without them).
     pub open: bool,
+    #[schema(minimum = 0)]
     pub available_agents: i64,
+    #[schema(required)]
     pub offline_message: Option<String>,
 }
 

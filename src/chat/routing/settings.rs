@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[derive(utoipa::ToSchema)]
 pub enum RoutingMode {
     /// Agents take sessions themselves (v1.2 behaviour).
     Manual,
@@ -29,15 +30,52 @@ pub struct Defaults {
     pub reassign_after_offline_seconds: Option<u32>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantSettings {
     pub routing: RoutingMode,
+    #[schema(minimum = 1, maximum = 100)]
     pub default_max_chats: u16,
+    /// null: never.
+    #[schema(required, maximum = 86400)]
     pub reassign_after_offline_seconds: Option<u32>,
+    /// null: always open.
+    #[schema(required)]
     pub business_hours: Option<BusinessHours>,
+    #[schema(required, max_length = 1000)]
     pub offline_message: Option<String>,
     pub ratings_enabled: bool,
+}
+
+// The body `TenantSettings::set` reads key by key, as a type for the
+// OpenAPI document.
+
+/// `PATCH /api/settings`: any subset of the `TenantSettings`; an unknown
+/// key or a bad value is `invalid_payload` and changes nothing.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatchBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub routing: Option<RoutingMode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 100)]
+    pub default_max_chats: Option<u16>,
+    /// null: never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u32>, maximum = 86400)]
+    pub reassign_after_offline_seconds: Option<Option<u32>>,
+    /// null: always open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BusinessHours>)]
+    pub business_hours: Option<Option<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub offline_message: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub ratings_enabled: Option<bool>,
 }
 
 pub const MAX_OFFLINE_MESSAGE_CHARS: usize = 1000;
@@ -265,6 +303,30 @@ mod tests {
                 "businessHours": null, "offlineMessage": "Back at 9", "ratingsEnabled": true
             })
         );
+    }
+
+    #[test]
+    fn a_settings_patch_body_is_what_its_parser_reads() {
+        let body = SettingsPatchBody {
+            routing: Some(RoutingMode::Auto),
+            default_max_chats: Some(3),
+            reassign_after_offline_seconds: Some(None),
+            business_hours: Some(Some(json!({
+                "timezone": "Europe/Madrid", "weekly": { "mon": [["09:00", "17:00"]] }
+            }))),
+            offline_message: Some(Some("Back at 9".into())),
+            ratings_enabled: Some(false),
+        };
+        let wire = serde_json::to_value(&body).unwrap();
+        let mut s = TenantSettings::from_stored(&defaults(), &Map::new());
+        for (key, value) in wire.as_object().unwrap() {
+            s.set(key, value).unwrap();
+        }
+        assert_eq!(wire.as_object().unwrap().len(), 6);
+        let back = serde_json::to_value(&s).unwrap();
+        for key in wire.as_object().unwrap().keys() {
+            assert_eq!(back[key], wire[key], "{key}");
+        }
     }
 
     #[test]

@@ -2,11 +2,16 @@
 // (Session, Message, Stats, errors; v1.3: Rating, Note, CannedResponse) shared by every test file.
 
 import assert from 'node:assert/strict';
+import { VALIDATE_OPENAPI, checkResponse } from './openapi.mjs';
 
 /**
  * Calls the REST API. `user` is a makeUser() result, a raw token string, or null
  * (no Authorization header). Resolves with { status, body, text, headers }.
- * options: { body, headers, rawBody }
+ * options: { body, headers, rawBody, openapi }
+ *
+ * Every answer is checked against the server's OpenAPI document (lib/openapi.mjs: the path,
+ * method and status are documented, a JSON body matches its schema) unless VALIDATE_OPENAPI=0
+ * or `openapi: false` (for a request meant to be outside the API).
  */
 export async function api(server, user, method, path, options = {}) {
   const headers = { ...(options.headers ?? {}) };
@@ -23,7 +28,9 @@ export async function api(server, user, method, path, options = {}) {
   const text = await response.text();
   let parsed;
   try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
-  return { status: response.status, body: parsed, text, headers: response.headers };
+  const res = { status: response.status, body: parsed, text, headers: response.headers };
+  if (VALIDATE_OPENAPI && options.openapi !== false) await checkResponse(server, method, path, res);
+  return res;
 }
 
 /** Asserts the status (one or a list) and returns the body. */
