@@ -9,25 +9,34 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 
 use axum::extract::Multipart;
 use axum::extract::multipart::MultipartRejection;
 
-use super::attachments::{store_upload, upload_route};
+use utoipa::OpenApi;
+
+use super::attachments::{UploadForm, store_upload, upload_route};
+use super::openapi::integrations::{
+    Accepted, PublishRequest, ServerMessageRequest, ServerSessionRequest,
+};
 use super::{JsonBody, Params, params};
 use crate::app::AppState;
 use crate::chat::attachments::AttachmentView;
 use crate::chat::input::{Fields, OpenRequest, SendRequest, parse_id};
 use crate::chat::integrations::keys::{ApiKey, PREFIX};
-use crate::chat::integrations::publish::{PublishRequest, Target};
+use crate::chat::integrations::publish::{self as chat_publish, Target};
 use crate::chat::{MessageView, Role, SessionView, User, sessions, users};
 use crate::config::ServerConfig;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorResponse};
 use crate::fanout::rooms;
 
 const NAME_MAX: usize = 100;
+
+/// This module's part of the OpenAPI document (`super::openapi`).
+#[derive(OpenApi)]
+#[openapi(paths(publish, open_session, send_message, upload))]
+pub struct ServerApi;
 
 pub fn router<A: Adapter>(config: &ServerConfig) -> Router<AppState<A>> {
     Router::new()
@@ -69,12 +78,25 @@ impl<A: Adapter> FromRequestParts<AppState<A>> for ServerKey {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/server/publish",
+    tag = "server",
+    operation_id = "server_publish",
+    request_body = PublishRequest,
+    responses(
+        (status = 202, description = "Sent to the room on every node", body = Accepted),
+        (status = 404, description = "A session of another tenant, or none", body = ErrorResponse),
+        (status = 429, body = ErrorResponse),
+    ),
+    security(("apiKey" = []))
+)]
 async fn publish<A: Adapter>(
     State(app): State<AppState<A>>,
     ServerKey(key): ServerKey,
     JsonBody(body): JsonBody,
-) -> AppResult<(StatusCode, Json<Value>)> {
-    let req = PublishRequest::parse(&body)?;
+) -> AppResult<(StatusCode, Json<Accepted>)> {
+    let req = chat_publish::PublishRequest::parse(&body)?;
     let tenant = &key.tenant;
     let room = match &req.to {
         Target::Tenant => rooms::tenant(tenant),
@@ -89,7 +111,7 @@ async fn publish<A: Adapter>(
         .fanout
         .emit(vec![room], req.event.into(), req.data)
         .await;
-    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+    Ok((StatusCode::ACCEPTED, Json(Accepted {})))
 }
 
 /// The session `id` of the key's tenant, or `not_found`.
@@ -105,6 +127,19 @@ async fn session_of<A: Adapter>(
     Ok(row)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/server/sessions",
+    tag = "server",
+    operation_id = "server_open_session",
+    request_body = ServerSessionRequest,
+    responses(
+        (status = 201, description = "A new session", body = SessionView),
+        (status = 200, description = "The customer's open session", body = SessionView),
+        (status = 429, body = ErrorResponse),
+    ),
+    security(("apiKey" = []))
+)]
 async fn open_session<A: Adapter>(
     State(app): State<AppState<A>>,
     ServerKey(key): ServerKey,
@@ -129,6 +164,23 @@ async fn open_session<A: Adapter>(
     Ok((status, Json(opened.session)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/server/sessions/{id}/messages",
+    tag = "server",
+    operation_id = "server_send_message",
+    params(("id" = String, Path, description = "The session's id")),
+    request_body = ServerMessageRequest,
+    responses(
+        (status = 201, description = "Stored now", body = MessageView),
+        (status = 200, description = "A repeated clientMessageId: the stored one", body = MessageView),
+        (status = 403, body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+        (status = 409, description = "The session is closed", body = ErrorResponse),
+        (status = 429, body = ErrorResponse),
+    ),
+    security(("apiKey" = []))
+)]
 async fn send_message<A: Adapter>(
     State(app): State<AppState<A>>,
     ServerKey(key): ServerKey,
@@ -158,6 +210,28 @@ async fn send_message<A: Adapter>(
 /// `POST /api/server/sessions/{id}/attachments?from=customer|bot&senderName=`:
 /// an upload as that sender, for a message of theirs through the server
 /// API (one part named `file`, as the customer's own upload).
+#[utoipa::path(
+    post,
+    path = "/api/server/sessions/{id}/attachments",
+    tag = "server",
+    operation_id = "server_upload",
+    params(
+        ("id" = String, Path, description = "The session's id"),
+        ("from" = String, Query, description = "`customer` or `bot`"),
+        ("senderName" = Option<String>, Query, description = "The sender's name"),
+    ),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, body = AttachmentView),
+        (status = 403, body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+        (status = 409, description = "The session is closed", body = ErrorResponse),
+        (status = 413, body = ErrorResponse),
+        (status = 415, body = ErrorResponse),
+        (status = 429, body = ErrorResponse),
+    ),
+    security(("apiKey" = []))
+)]
 async fn upload<A: Adapter>(
     State(app): State<AppState<A>>,
     ServerKey(key): ServerKey,

@@ -5,27 +5,49 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, TransactionTrait, Value};
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::events::EventType;
 
 use crate::chat::User;
 use crate::chat::clock::{now_ms, rfc3339};
 use crate::chat::routing::sql::{all, execute, placeholders};
 use crate::error::{AppError, AppResult};
 
-/// A delivery as the admin sees it.
-#[derive(Clone, Debug, Serialize)]
+/// One event's delivery to one endpoint, as the admin sees it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
     pub id: String,
+    /// The `webhook-id` header, the same on every attempt.
     pub event_id: String,
     #[serde(rename = "type")]
+    #[schema(value_type = EventType)]
     pub kind: String,
+    #[schema(value_type = DeliveryStatus)]
     pub status: String,
+    #[schema(minimum = 0)]
     pub attempts: i32,
+    #[schema(required)]
     pub last_status_code: Option<i32>,
+    #[schema(required)]
     pub last_error: Option<String>,
+    /// Set while `pending`.
+    #[schema(required, format = DateTime)]
     pub next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required, format = DateTime)]
     pub delivered_at: Option<String>,
+}
+
+/// The states of a delivery (stored as their names).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
 }
 
 #[derive(FromQueryResult)]

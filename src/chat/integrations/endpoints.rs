@@ -7,6 +7,7 @@ use base64::Engine;
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::events::{EventType, join_list, parse_list};
 use super::random_bytes;
@@ -24,22 +25,27 @@ const DESCRIPTION_MAX: usize = 500;
 pub const LIST_SQL: &str = "SELECT id, url, events, description, created_at FROM webhook_endpoints \
      WHERE tenant = $1 ORDER BY created_at DESC, id DESC";
 
-#[derive(Clone, Debug, Serialize)]
+/// A webhook endpoint as listed (never its secret).
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookView {
     pub id: String,
     pub url: String,
-    pub events: Vec<&'static str>,
+    pub events: Vec<EventType>,
+    #[schema(required)]
     pub description: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// A webhook just registered: the only time `secret` is shown.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedWebhook {
     #[serde(flatten)]
     pub webhook: WebhookView,
+    /// `whsec_` + base64 of 32 random bytes (Standard Webhooks).
+    #[schema(pattern = "^whsec_[A-Za-z0-9+/=]+$")]
     pub secret: String,
 }
 
@@ -64,10 +70,7 @@ impl Row {
         WebhookView {
             id: self.id.clone(),
             url: self.url.clone(),
-            events: parse_list(&self.events)
-                .into_iter()
-                .map(EventType::as_str)
-                .collect(),
+            events: parse_list(&self.events),
             description: self.description.clone(),
             created_at: rfc3339(self.created_at),
         }

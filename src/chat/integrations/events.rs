@@ -1,14 +1,26 @@
 //! The webhook event types of docs/protocol.md §10, and which change is
 //! reported as which.
 
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use crate::chat::Change;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a webhook is told of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = WebhookEventType)]
 pub enum EventType {
+    #[serde(rename = "session.created")]
     SessionCreated,
+    /// Assigned, transferred, back to the queue, rated.
+    #[serde(rename = "session.updated")]
     SessionUpdated,
+    #[serde(rename = "session.closed")]
     SessionClosed,
+    /// Customer, agent and bot messages; never notes.
+    #[serde(rename = "message.created")]
     MessageCreated,
+    #[serde(rename = "note.created")]
     NoteCreated,
 }
 
@@ -68,6 +80,13 @@ pub fn join_list(types: &[EventType]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_the_wire_names() {
+        for t in EventType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+    }
 
     #[test]
     fn names_round_trip() {

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use super::{base64url, random_bytes};
 use crate::chat::access::ensure_admin;
@@ -30,23 +31,29 @@ pub const LIST_SQL: &str = "SELECT id, tenant, name, key_hash, created_at, last_
 pub const BY_HASH_SQL: &str =
     "SELECT id, tenant, name, key_hash, created_at, last_used_at FROM api_keys WHERE key_hash = $1";
 
-/// A key as listed (never the key itself).
-#[derive(Clone, Debug, Serialize)]
+/// An API key as listed (never the key itself).
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     pub id: String,
     pub name: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    /// Updated at most once a minute per key and node.
+    #[schema(required, format = DateTime)]
     pub last_used_at: Option<String>,
 }
 
-/// A key just created: the only time `key` is shown.
-#[derive(Clone, Debug, Serialize)]
+/// A new API key: the only time `key` is shown.
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKey {
     pub id: String,
     pub name: String,
+    /// `sbk_` + base64url of 32 random bytes; the server keeps a hash.
+    #[schema(pattern = "^sbk_[A-Za-z0-9_-]+$")]
     pub key: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

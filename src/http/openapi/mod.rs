@@ -24,16 +24,17 @@ use utoipa::{Modify, OpenApi};
 use super::attachments::AttachmentsApi;
 use super::dev::DevApi;
 use super::health::HealthApi;
+use super::integrations::IntegrationsApi;
 use super::messages::MessagesApi;
 use super::routing::RoutingApi;
+use super::server_api::ServerApi;
 use super::sessions::SessionsApi;
 use super::stats::StatsApi;
 use super::tools::ToolsApi;
 use crate::app::AppState;
 use crate::error::ErrorResponse;
 
-/// What every part shares: the title, the tags, the error body, and the
-/// schemas of the §9 routes written in [`integrations`] for now.
+/// What every part shares: the title, the tags, the error body.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -45,20 +46,6 @@ use crate::error::ErrorResponse;
     paths(openapi_json),
     components(schemas(
         ErrorResponse,
-        integrations::CreateApiKeyBody,
-        integrations::ApiKeyView,
-        integrations::CreatedApiKey,
-        integrations::ApiKeyList,
-        integrations::CreateWebhookBody,
-        integrations::WebhookView,
-        integrations::CreatedWebhook,
-        integrations::WebhookList,
-        integrations::DeliveryView,
-        integrations::DeliveryList,
-        integrations::PublishRequest,
-        integrations::Accepted,
-        integrations::ServerSessionRequest,
-        integrations::ServerMessageRequest,
         crate::chat::SessionView,
         crate::chat::MessageView,
         crate::chat::attachments::AttachmentView,
@@ -91,15 +78,14 @@ pub fn document(dev_mode: bool) -> utoipa::openapi::OpenApi {
         StatsApi::openapi(),
         ToolsApi::openapi(),
         HealthApi::openapi(),
+        IntegrationsApi::openapi(),
+        ServerApi::openapi(),
     ];
     for part in parts {
         doc.merge(part);
     }
     if dev_mode {
         doc.merge(DevApi::openapi());
-    }
-    for (path, item) in integrations::paths() {
-        doc.paths.paths.entry(path.to_string()).or_insert(item);
     }
     SecuritySchemes.modify(&mut doc);
     ExtractorErrors.modify(&mut doc);
