@@ -127,7 +127,7 @@ pub async fn compute(
             count: settled.count + row.settling_messages,
         },
     );
-    let available_agents = super::routing::agents::available_count(db, tenant).await?;
+    let available_agents = super::routing::sql::available_count(db, tenant).await?;
     let seconds = |ms: Option<f64>| ms.map(|ms| (ms / 1000.0 * 1000.0).round() / 1000.0);
     Ok(Stats {
         pending_sessions: row.pending,

@@ -12,7 +12,7 @@ use switchboard::chat::attachments;
 use switchboard::chat::integrations::{deliveries, endpoints, keys, outbox};
 use switchboard::chat::messages::history::{self, PageFrom};
 use switchboard::chat::reports::{self, Range};
-use switchboard::chat::routing::{agents, assign, queue};
+use switchboard::chat::routing::{agents, assign, queue, sql};
 use switchboard::chat::{Role, User, sessions, stats};
 use switchboard::chat::{canned, notes};
 use switchboard::config::Cli;
@@ -134,7 +134,7 @@ fn queries(backend: DbBackend) -> Vec<(&'static str, Statement)> {
         ),
         (
             "routable agents",
-            raw(backend, &agents::available_sql(), &[TENANT, NOW]),
+            raw(backend, &sql::available_sql(), &[TENANT, NOW]),
         ),
         (
             "auto-assignment candidates",

@@ -84,14 +84,6 @@ pub const STAFF_SQL: &str = "SELECT id, name, role, availability, max_chats FROM
 pub const LOADS_SQL: &str = "SELECT agent_id, COUNT(*) AS n FROM sessions \
     WHERE tenant = $1 AND status = 'active' AND agent_id IS NOT NULL GROUP BY agent_id";
 
-/// How many staff of tenant `$1` are routable (`$2`: now).
-pub fn available_sql() -> String {
-    format!(
-        "SELECT COUNT(*) AS n FROM users WHERE tenant = $1 AND availability = 'available' \
-         AND role IN ('agent', 'admin') AND id IN ({ONLINE_IDS})"
-    )
-}
-
 /// The tenant's staff, by name (case-insensitive; unnamed last), then id.
 pub async fn list(
     db: &impl ConnectionTrait,
@@ -320,11 +312,6 @@ async fn update(
     };
     changes::commit(txn, tenant, &changed).await?;
     Ok(Changed::new(tenant, state, changed))
-}
-
-/// How many staff of the tenant are routable: online and available.
-pub async fn available_count(db: &impl ConnectionTrait, tenant: &str) -> AppResult<i64> {
-    sql::count(db, &available_sql(), vec![tenant.into(), now_ms().into()]).await
 }
 
 /// This node's presence in the database.

@@ -10,7 +10,7 @@ pub mod log;
 pub mod queue;
 pub mod service;
 pub mod settings;
-pub(crate) mod sql;
+pub mod sql;
 pub mod transfer;
 
 pub use agents::{AgentState, Availability, Node};

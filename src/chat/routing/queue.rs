@@ -9,7 +9,6 @@ use entities::session;
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use serde::Serialize;
 
-use super::agents;
 use super::sql::{self, placeholders};
 use crate::chat::access::SessionStatus;
 use crate::chat::clock::now_ms;
@@ -55,7 +54,7 @@ impl QueueFigures {
         )
         .await?;
         Ok(Self {
-            available_agents: agents::available_count(db, tenant).await?,
+            available_agents: sql::available_count(db, tenant).await?,
             mean_interval_ms: mean_interval(&recent.iter().map(|r| r.at).collect::<Vec<_>>()),
         })
     }

@@ -6,7 +6,6 @@ use chrono::Utc;
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
 
-use super::agents;
 use super::settings::{self, Defaults};
 use crate::error::AppResult;
 
@@ -32,7 +31,7 @@ pub async fn status(
             .business_hours
             .as_ref()
             .is_none_or(|hours| hours.is_open(Utc::now())),
-        available_agents: agents::available_count(db, tenant).await?,
+        available_agents: super::sql::available_count(db, tenant).await?,
         offline_message: settings.offline_message,
     })
 }

@@ -52,3 +52,23 @@ pub fn placeholders(from: usize, n: usize) -> String {
 /// lease (`$2` is now) has not run out.
 pub const ONLINE_IDS: &str = "SELECT p.user_id FROM agent_presence p \
     JOIN nodes n ON n.id = p.node_id WHERE p.tenant = $1 AND n.expires_at >= $2";
+
+/// How many staff of tenant `$1` are routable (`$2`: now).
+pub fn available_sql() -> String {
+    format!(
+        "SELECT COUNT(*) AS n FROM users WHERE tenant = $1 AND availability = 'available' \
+         AND role IN ('agent', 'admin') AND id IN ({ONLINE_IDS})"
+    )
+}
+
+/// How many staff of the tenant are routable: online and available. (A
+/// read beside the others here, so that the queue and the stats read it
+/// without depending on the module that changes agents.)
+pub async fn available_count(db: &impl ConnectionTrait, tenant: &str) -> AppResult<i64> {
+    count(
+        db,
+        &available_sql(),
+        vec![tenant.into(), crate::chat::clock::now_ms().into()],
+    )
+    .await
+}
