@@ -12,7 +12,10 @@
 
 pub mod integrations;
 
+use std::sync::{Arc, OnceLock};
+
 use axum::Router;
+use axum::body::Bytes;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -93,11 +96,23 @@ pub fn document(dev_mode: bool) -> utoipa::openapi::OpenApi {
 }
 
 pub fn router<A: Adapter>(dev_mode: bool) -> Router<AppState<A>> {
-    // Serialised once: the document does not change while the server runs.
-    let json = serde_json::to_string(&document(dev_mode))
-        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-    let json: std::sync::Arc<str> = json.into();
-    Router::new().route("/api/openapi.json", get(move || openapi_json(json.clone())))
+    // Built and serialised at the first request, once: the document does
+    // not change while the server runs, and a server nobody asks for it
+    // does not hold what building it took (a few MiB at its peak).
+    let json: Arc<OnceLock<Bytes>> = Arc::default();
+    Router::new().route(
+        "/api/openapi.json",
+        get(move || {
+            let json = json
+                .get_or_init(|| {
+                    serde_json::to_vec(&document(dev_mode))
+                        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes())
+                        .into()
+                })
+                .clone();
+            openapi_json(json)
+        }),
+    )
 }
 
 /// This document (no token needed).
@@ -107,11 +122,8 @@ pub fn router<A: Adapter>(dev_mode: bool) -> Router<AppState<A>> {
     tag = "health",
     responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)),
 )]
-async fn openapi_json(json: std::sync::Arc<str>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        json.to_string(),
-    )
+async fn openapi_json(json: Bytes) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], json)
 }
 
 /// `bearerAuth`: the JWT of docs/protocol.md §2; `apiKey`: an API key
