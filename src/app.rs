@@ -78,7 +78,7 @@ impl<A: Adapter> App<A> {
         attachments: Attachments,
         config: ServerConfig,
         redis: Option<ReconnectingDriver>,
-    ) -> anyhow::Result<Self> {
+    ) -> Self {
         let Databases {
             writer: db,
             reader: reads,
@@ -113,7 +113,7 @@ impl<A: Adapter> App<A> {
             integrations.webhooks(),
             node_id.clone(),
             attachments.signer.clone(),
-        )?;
+        );
         let key_limiter = keyed(
             integrations.server_api_rate_per_second,
             integrations.server_api_burst,
@@ -134,7 +134,7 @@ impl<A: Adapter> App<A> {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
             cpus.min(config.database_readers.max(1) as usize)
         });
-        Ok(Self {
+        Self {
             webhooks,
             keys: KeyCheck::default(),
             key_limiter,
@@ -161,7 +161,7 @@ impl<A: Adapter> App<A> {
             in_flight: InFlight::default(),
             redis,
             config,
-        })
+        }
     }
 
     /// Called once, right after the Socket.IO layer is built: the layer

@@ -67,7 +67,7 @@ impl Application {
 
         match config.redis_url.clone() {
             None => {
-                let parts = assemble(config, db, verifier, files, None, SocketIo::builder())?;
+                let parts = assemble(config, db, verifier, files, None, SocketIo::builder());
                 realtime::register(&parts.io);
                 parts.into_application(listener, metrics_listener).await
             }
@@ -89,7 +89,7 @@ impl Application {
                     RedisAdapterCtr::new_with_driver(driver.clone(), RedisAdapterConfig::new());
                 let builder = SocketIo::builder()
                     .with_adapter::<CustomRedisAdapter<_, ReconnectingDriver>>(adapter);
-                let parts = assemble(config, db, verifier, files, Some(driver), builder)?;
+                let parts = assemble(config, db, verifier, files, Some(driver), builder);
                 realtime::register(&parts.io)
                     .await
                     .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
@@ -240,8 +240,8 @@ fn assemble<A: Adapter>(
     files: Attachments,
     redis: Option<ReconnectingDriver>,
     builder: SocketIoBuilder<A>,
-) -> anyhow::Result<Parts<A>> {
-    let app: AppState<A> = Arc::new(App::new(db, verifier, files, config.clone(), redis)?);
+) -> Parts<A> {
+    let app: AppState<A> = Arc::new(App::new(db, verifier, files, config.clone(), redis));
     let (layer, io) = builder
         .with_state(app.clone())
         .max_payload(config.max_payload)
@@ -294,7 +294,7 @@ fn assemble<A: Adapter>(
             }),
         )
         .with_state(app.clone());
-    Ok(Parts { io, app, router })
+    Parts { io, app, router }
 }
 
 /// `--hsts`: browsers keep to HTTPS for a year (only behind TLS).

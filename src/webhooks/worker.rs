@@ -6,7 +6,7 @@
 //! endpoint holds a few slots and never the rest.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sea_orm::DatabaseConnection;
@@ -39,7 +39,9 @@ pub struct Webhooks {
     db: DatabaseConnection,
     fanout: Arc<Fanout>,
     config: WebhookConfig,
-    client: reqwest::Client,
+    /// Built at the first attempt: a node that never delivers does not
+    /// load TLS roots.
+    client: OnceLock<reqwest::Client>,
     slots: Arc<Semaphore>,
     in_flight: Mutex<HashMap<String, usize>>,
     wake: Notify,
@@ -58,28 +60,38 @@ impl Webhooks {
         config: WebhookConfig,
         node: String,
         signer: Signer,
-    ) -> anyhow::Result<Arc<Self>> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .dns_resolver(Arc::new(CheckedResolver {
-                allow_private: config.allow_private,
-            }))
-            .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Arc::new(Self {
+    ) -> Arc<Self> {
+        Arc::new(Self {
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
             db,
             fanout,
             config,
-            client,
+            client: OnceLock::new(),
             in_flight: Mutex::default(),
             wake: Notify::new(),
             node,
             signer,
-        }))
+        })
+    }
+
+    /// The HTTP client: no redirects, no proxy, the attempt's timeout,
+    /// and names resolved to checked addresses only.
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(self.config.timeout)
+            .connect_timeout(self.config.timeout)
+            .dns_resolver(Arc::new(CheckedResolver {
+                allow_private: self.config.allow_private,
+            }))
+            .user_agent(concat!("Switchboard-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("the HTTP client could not be built: {e}"))?;
+        Ok(self.client.get_or_init(|| client))
     }
 
     pub fn config(&self) -> &WebhookConfig {
@@ -291,7 +303,7 @@ impl Webhooks {
         let body = self.fresh_links(&delivery.body);
         let signature = signature(&delivery.secret, &delivery.event_id, timestamp, &body)?;
         let response = self
-            .client
+            .client()?
             .post(url)
             .header("content-type", "application/json")
             .header("webhook-id", &delivery.event_id)
