@@ -8,7 +8,7 @@ use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{AuthUser, JsonBody, Params, ReadSlot, limit, params};
+use super::{AuthUser, JsonBody, Params, ReadSlot, created_or_ok, limit, params};
 use crate::app::AppState;
 use crate::chat::bodies::SendMessageBody;
 use crate::chat::input::{SendRequest, parse_id};
@@ -122,10 +122,5 @@ async fn send_message<A: Adapter>(
 ) -> AppResult<(StatusCode, Json<MessageView>)> {
     let req = SendRequest::parse_body(parse_id(&id, "session id")?, &body)?;
     let sent = app.actions.send_message(&user, req).await?;
-    let status = if sent.is_new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(sent.message)))
+    Ok((created_or_ok(sent.is_new), Json(sent.message)))
 }

@@ -131,6 +131,16 @@ impl<A: Adapter> FromRequest<AppState<A>> for JsonBody {
     }
 }
 
+/// 201 for what was stored now, 200 for what was there already (an open
+/// session, a repeated `clientMessageId`).
+pub fn created_or_ok(created: bool) -> axum::http::StatusCode {
+    if created {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    }
+}
+
 /// Query parameters, with malformed ones as `invalid_payload`.
 pub type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 

@@ -20,7 +20,7 @@ use super::attachments::{UploadForm, store_upload, upload_route};
 use super::openapi::integrations::{
     Accepted, PublishRequest, ServerMessageRequest, ServerSessionRequest,
 };
-use super::{JsonBody, Params, params};
+use super::{JsonBody, Params, created_or_ok, params};
 use crate::app::AppState;
 use crate::chat::attachments::AttachmentView;
 use crate::chat::input::{Fields, OpenRequest, SendRequest, parse_id};
@@ -156,12 +156,7 @@ async fn open_session<A: Adapter>(
     let req = OpenRequest::parse(&body)?;
     app.users.remember(&customer).await?;
     let opened = app.actions.open_session_for_key(&customer, req).await?;
-    let status = if opened.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(opened.session)))
+    Ok((created_or_ok(opened.created), Json(opened.session)))
 }
 
 #[utoipa::path(
@@ -199,12 +194,7 @@ async fn send_message<A: Adapter>(
     )
     .await?;
     let sent = app.actions.send_message_for_key(&sender, req).await?;
-    let status = if sent.is_new {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(sent.message)))
+    Ok((created_or_ok(sent.is_new), Json(sent.message)))
 }
 
 /// `POST /api/server/sessions/{id}/attachments?from=customer|bot&senderName=`:

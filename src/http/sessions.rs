@@ -10,7 +10,7 @@ use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{AuthUser, JsonBody, Params, ReadSlot, limit, params};
+use super::{AuthUser, JsonBody, Params, ReadSlot, created_or_ok, limit, params};
 use crate::app::AppState;
 use crate::chat::bodies::{
     AssignSessionBody, CloseSessionBody, MarkReadBody, OpenSessionBody, TransferSessionBody,
@@ -90,12 +90,7 @@ async fn open_session<A: Adapter>(
         .actions
         .open_session(&user, OpenRequest::parse(&body)?)
         .await?;
-    let status = if opened.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(opened.session)))
+    Ok((created_or_ok(opened.created), Json(opened.session)))
 }
 
 /// The caller's sessions (a customer), or the tenant's (staff), newest first.
