@@ -98,7 +98,8 @@ impl Webhooks {
         &self.config
     }
 
-    /// Look for due deliveries now (a retry was requested).
+    /// Look for due deliveries now (a retry was asked for, a slot freed,
+    /// a retry came due).
     pub fn kick(&self) {
         self.wake.notify_one();
     }
