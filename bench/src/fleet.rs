@@ -234,7 +234,7 @@ impl Fleet {
     /// Figures over the whole run: disconnects and out-of-order deliveries.
     /// Messages sent by every customer so far (warm-up included).
     pub fn sent(&self) -> u64 {
-        self.pairs.iter().map(|p| p.sent as u64).sum()
+        self.pairs.iter().map(|p| p.sent).sum()
     }
 
     pub fn totals(&self) -> Value {
