@@ -81,16 +81,21 @@ impl UserRecorder {
     }
 }
 
+/// A user of the tenant the server knows.
+pub async fn find(db: &impl ConnectionTrait, tenant: &str, id: &str) -> AppResult<Option<UserRef>> {
+    let row = user::Entity::find_by_id((tenant.to_string(), id.to_string()))
+        .one(db)
+        .await?;
+    Ok(row.map(|u| to_ref(&u)))
+}
+
 /// A staff member (agent or admin) of the tenant, for transfers.
 pub async fn find_staff(
     db: &impl ConnectionTrait,
     tenant: &str,
     id: &str,
 ) -> AppResult<Option<UserRef>> {
-    let row = user::Entity::find_by_id((tenant.to_string(), id.to_string()))
-        .one(db)
-        .await?;
-    Ok(row.map(|u| to_ref(&u)).filter(|r| r.role.is_staff()))
+    Ok(find(db, tenant, id).await?.filter(|r| r.role.is_staff()))
 }
 
 fn to_ref(row: &user::Model) -> UserRef {

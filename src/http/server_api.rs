@@ -24,14 +24,13 @@ use super::{JsonBody, Params, created_or_ok, params};
 use crate::app::AppState;
 use crate::chat::attachments::AttachmentView;
 use crate::chat::input::{Fields, OpenRequest, SendRequest, parse_id};
+use crate::chat::integrations::acting::{self, NAME_MAX};
 use crate::chat::integrations::keys::{ApiKey, PREFIX};
 use crate::chat::integrations::publish::{self as chat_publish, Target};
-use crate::chat::{MessageView, Role, SessionView, User, sessions, users};
+use crate::chat::{MessageView, SessionView};
 use crate::config::ServerConfig;
 use crate::error::{AppError, AppResult, ErrorResponse};
 use crate::fanout::rooms;
-
-const NAME_MAX: usize = 100;
 
 /// This module's part of the OpenAPI document (`super::openapi`).
 #[derive(OpenApi)]
@@ -103,7 +102,7 @@ async fn publish<A: Adapter>(
         Target::Agents => rooms::agents(tenant),
         Target::User(id) => rooms::user(tenant, id),
         Target::Session(id) => {
-            session_of(&app, &key, id).await?;
+            acting::session(&app.db, &key, id).await?;
             rooms::session(id)
         }
     };
@@ -112,19 +111,6 @@ async fn publish<A: Adapter>(
         .emit(vec![room], req.event.into(), req.data)
         .await;
     Ok((StatusCode::ACCEPTED, Json(Accepted {})))
-}
-
-/// The session `id` of the key's tenant, or `not_found`.
-async fn session_of<A: Adapter>(
-    app: &AppState<A>,
-    key: &ApiKey,
-    id: &str,
-) -> AppResult<entities::session::Model> {
-    let row = sessions::reload(&app.db, id).await?;
-    if row.tenant != key.tenant {
-        return Err(AppError::session_not_found());
-    }
-    Ok(row)
 }
 
 #[utoipa::path(
@@ -145,14 +131,7 @@ async fn open_session<A: Adapter>(
     ServerKey(key): ServerKey,
     JsonBody(body): JsonBody,
 ) -> AppResult<(StatusCode, Json<SessionView>)> {
-    let fields = Fields::of(&body)?;
-    let customer = User {
-        id: fields.id("customerId")?,
-        tenant: key.tenant.clone(),
-        role: Role::Customer,
-        name: fields.opt_text("customerName", NAME_MAX)?,
-        email: None,
-    };
+    let customer = acting::customer(&key, &body)?;
     let req = OpenRequest::parse(&body)?;
     app.users.remember(&customer).await?;
     let opened = app.actions.open_session_for_key(&customer, req).await?;
@@ -185,14 +164,8 @@ async fn send_message<A: Adapter>(
     let req = SendRequest::parse_body(parse_id(&id, "session id")?, &body)?;
     let fields = Fields::of(&body)?;
     let sender_name = fields.opt_text("senderName", NAME_MAX)?;
-    let sender = sender(
-        &app,
-        &key,
-        &req.session_id,
-        fields.opt_str("from")?,
-        sender_name,
-    )
-    .await?;
+    let from = fields.opt_str("from")?;
+    let sender = acting::sender(&app.db, &key, &req.session_id, from, sender_name).await?;
     let sent = app.actions.send_message_for_key(&sender, req).await?;
     Ok((created_or_ok(sent.is_new), Json(sent.message)))
 }
@@ -235,38 +208,6 @@ async fn upload<A: Adapter>(
         .get("senderName")
         .map(|n| n.trim().chars().take(NAME_MAX).collect());
     let from = query.get("from").map(String::as_str);
-    let sender = sender(&app, &key, &session_id, from, name).await?;
+    let sender = acting::sender(&app.db, &key, &session_id, from, name).await?;
     store_upload(&app, &sender, &session_id, multipart).await
-}
-
-/// Who a server API message is from: the session's customer (a gateway
-/// relaying them) or the key's bot.
-async fn sender<A: Adapter>(
-    app: &AppState<A>,
-    key: &ApiKey,
-    session_id: &str,
-    from: Option<&str>,
-    name: Option<String>,
-) -> AppResult<User> {
-    let row = session_of(app, key, session_id).await?;
-    match from {
-        Some("customer") => {
-            let customer = users::session_view(&app.db, &row).await?.customer;
-            Ok(User {
-                id: customer.id,
-                tenant: key.tenant.clone(),
-                role: Role::Customer,
-                name: name.or(customer.name),
-                email: None,
-            })
-        }
-        Some("bot") => Ok(User {
-            id: format!("bot:{}", key.id),
-            tenant: key.tenant.clone(),
-            role: Role::Bot,
-            name: Some(name.unwrap_or_else(|| key.name.clone())),
-            email: None,
-        }),
-        _ => Err(AppError::invalid("from must be 'customer' or 'bot'")),
-    }
 }

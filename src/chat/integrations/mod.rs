@@ -3,6 +3,7 @@
 //! changes to them. The domain stores and reads; delivering over HTTP is
 //! `crate::webhooks`'.
 
+pub mod acting;
 pub mod deliveries;
 pub mod endpoints;
 pub mod events;

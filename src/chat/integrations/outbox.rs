@@ -60,11 +60,15 @@ pub async fn record(
     if endpoints.is_empty() {
         return Ok(());
     }
+    let subscriptions: Vec<(&str, Vec<EventType>)> = endpoints
+        .iter()
+        .map(|e| (e.id.as_str(), parse_list(&e.events)))
+        .collect();
     let subscribers = |kind: EventType| -> Vec<&str> {
-        endpoints
+        subscriptions
             .iter()
-            .filter(|e| parse_list(&e.events).contains(&kind))
-            .map(|e| e.id.as_str())
+            .filter(|(_, types)| types.contains(&kind))
+            .map(|(id, _)| *id)
             .collect()
     };
     let reported: Vec<(EventType, &Change, Vec<&str>)> = typed
