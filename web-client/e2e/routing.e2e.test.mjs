@@ -169,7 +169,8 @@ scenarioTest('an admin turns on auto-assignment and a new chat goes to the avail
   const { page: bo, id: boId } = await open({ tenant, role: 'agent', name: 'Bo Agent', pathname: '/dashboard' });
   await connected(bo);
   await bo.getByTestId('my-load').filter({ hasText: '0 of 5 chats' }).waitFor({ timeout: T });
-  await bo.getByRole('radio', { name: 'Away' }).check();
+  // The radio shows the state the server confirmed: click, then wait for it.
+  await bo.getByRole('radio', { name: 'Away' }).click();
   await bo.locator('[data-testid="availability"][data-availability="away"]').waitFor({ timeout: T });
 
   // On the admin's dashboard: Bo is away; the admin gives him a capacity of 3.
@@ -177,7 +178,7 @@ scenarioTest('an admin turns on auto-assignment and a new chat goes to the avail
   await admin.goto(`${server.url}/dashboard?token=${encodeURIComponent(adminToken)}`);
   await connected(admin);
   // The admin is staff too: away, so that the chat below can only go to Bo.
-  await admin.getByRole('radio', { name: 'Away' }).check();
+  await admin.getByRole('radio', { name: 'Away' }).click();
   await admin.locator('[data-testid="availability"][data-availability="away"]').waitFor({ timeout: T });
   const boRow = admin.locator(`[data-testid="agent-row"][data-agent-id="${boId}"]`);
   await boRow.getByTestId('agent-presence').filter({ hasText: 'Away' }).waitFor({ timeout: T });
@@ -193,7 +194,8 @@ scenarioTest('an admin turns on auto-assignment and a new chat goes to the avail
   await ana.locator('[data-testid="service-notice"][data-kind="unstaffed"]').waitFor({ timeout: T });
 
   // Bo is back: the server assigns him the chat; he did not take it, so he gets a toast.
-  await bo.getByRole('radio', { name: 'Available' }).check();
+  await bo.getByRole('radio', { name: 'Available' }).click();
+  await bo.locator('[data-testid="availability"][data-availability="available"]').waitFor({ timeout: T });
   const toast = bo.getByTestId('toast').filter({ hasText: 'New chat assigned: Ana Customer' });
   await toast.waitFor({ timeout: T });
   await bo.locator('[data-testid="session-item"]').filter({ hasText: 'Ana Customer' }).waitFor({ timeout: T });
