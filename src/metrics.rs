@@ -25,6 +25,8 @@ pub struct Metrics {
     pub refused_handshakes: Family<ReasonLabels, Counter>,
     pub events: Family<EventLabels, Counter>,
     pub messages_stored: Counter,
+    /// Tasks alive in the runtime, set at each scrape (a leak shows here).
+    runtime_tasks: Gauge,
 }
 
 impl Metrics {
@@ -60,8 +62,15 @@ impl Metrics {
             "Messages committed to the database",
             messages_stored.clone(),
         );
+        let runtime_tasks = Gauge::default();
+        registry.register(
+            "runtime_alive_tasks",
+            "Tokio tasks alive in this process",
+            runtime_tasks.clone(),
+        );
         Self {
             registry,
+            runtime_tasks,
             connected_sockets,
             connections,
             refused_handshakes,
@@ -80,6 +89,10 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let alive = runtime.metrics().num_alive_tasks();
+            self.runtime_tasks.set(i64::try_from(alive).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             tracing::error!("cannot encode metrics");

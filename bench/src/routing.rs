@@ -47,9 +47,6 @@ pub async fn run(args: RoutingArgs) -> anyhow::Result<Value> {
     if args.nodes == 0 || args.agents == 0 || args.sessions == 0 || args.rate <= 0.0 {
         bail!("--nodes, --agents, --sessions and --rate must be positive");
     }
-    if args.nodes > 1 && (args.server.database_url.is_none() || args.redis_url.is_none()) {
-        bail!("--nodes > 1 needs a shared --database-url (PostgreSQL) and --redis-url");
-    }
     if args.server.server_pid.is_some() {
         bail!("routing starts its own nodes (no --server-pid)");
     }
@@ -63,8 +60,7 @@ pub async fn run(args: RoutingArgs) -> anyhow::Result<Value> {
     result
 }
 
-/// Starts the nodes one after the other (the first one migrates the
-/// database), each with auto routing and the agents' capacity.
+/// The nodes, each with auto routing and the agents' capacity.
 async fn start_nodes(args: &RoutingArgs) -> anyhow::Result<Vec<Server>> {
     let mut server: ServerArgs = args.server.clone();
     server.server_warnings = true;
@@ -74,16 +70,9 @@ async fn start_nodes(args: &RoutingArgs) -> anyhow::Result<Vec<Server>> {
         "--agent-max-chats".into(),
         args.max_chats.to_string(),
     ];
-    if let Some(url) = &args.redis_url {
-        extra.extend(["--redis-url".to_string(), url.clone()]);
-    }
     extra.append(&mut server.server_arg);
     server.server_arg = extra;
-    let mut nodes = Vec::with_capacity(args.nodes);
-    for _ in 0..args.nodes {
-        nodes.push(Server::start(&server, None).await?);
-    }
-    Ok(nodes)
+    Server::start_nodes(&server, args.nodes, args.redis_url.as_deref(), None).await
 }
 
 /// A session's `Session` fields the bench reads.

@@ -32,6 +32,35 @@ impl Server {
     /// Starts the server (or attaches to `--server-pid` at `--server-addr`).
     /// `send_rate` raises the per-user `send-message` limit so that it is
     /// not what a chat run measures.
+    /// `nodes` servers sharing `args.database_url` and `redis_url`,
+    /// started one after the other (the first one migrates the database).
+    pub async fn start_nodes(
+        args: &ServerArgs,
+        nodes: usize,
+        redis_url: Option<&str>,
+        send_rate: Option<u32>,
+    ) -> anyhow::Result<Vec<Server>> {
+        if nodes == 0 {
+            bail!("--nodes must be positive");
+        }
+        if nodes > 1 && (args.database_url.is_none() || redis_url.is_none()) {
+            bail!("--nodes > 1 needs a shared --database-url (PostgreSQL) and --redis-url");
+        }
+        if nodes > 1 && args.server_pid.is_some() {
+            bail!("several nodes are started by the bench (no --server-pid)");
+        }
+        let mut args = args.clone();
+        if let Some(url) = redis_url {
+            args.server_arg
+                .extend(["--redis-url".to_string(), url.to_string()]);
+        }
+        let mut started = Vec::with_capacity(nodes);
+        for _ in 0..nodes {
+            started.push(Server::start(&args, send_rate).await?);
+        }
+        Ok(started)
+    }
+
     pub async fn start(args: &ServerArgs, send_rate: Option<u32>) -> anyhow::Result<Server> {
         if let Some(pid) = args.server_pid {
             let addr = args
