@@ -91,7 +91,8 @@ impl Metrics {
     pub fn render(&self) -> String {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let alive = runtime.metrics().num_alive_tasks();
-            self.runtime_tasks.set(i64::try_from(alive).unwrap_or(i64::MAX));
+            self.runtime_tasks
+                .set(i64::try_from(alive).unwrap_or(i64::MAX));
         }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {

@@ -15,16 +15,22 @@ pub async fn run(mut args: ChatArgs) -> anyhow::Result<Value> {
             .server_arg
             .push("--webhook-allow-private-networks".into());
     }
-    let server = Server::start(&args.server, Some(args.chat.send_limit)).await?;
+    let nodes = Server::start_nodes(
+        &args.server,
+        args.nodes.nodes,
+        args.nodes.redis_url.as_deref(),
+        args.chat.server_send_rate(),
+    )
+    .await?;
     let hook = if args.webhook {
         let (addr, received) = webhook::receiver().await?;
-        webhook::register(server.addr, &Minter::new(&server.secret), addr).await?;
+        webhook::register(nodes[0].addr, &Minter::new(&nodes[0].secret), addr).await?;
         eprintln!("webhook registered for message.created: http://{addr}/hook");
         Some(received)
     } else {
         None
     };
-    let mut fleet = Fleet::setup(server, &args.chat, &args.load).await?;
+    let mut fleet = Fleet::setup_nodes(nodes, &args.chat, &args.load).await?;
     if args.warmup > 0.0 {
         eprintln!(
             "warm-up: {:.0} msg/s for {} s (not recorded)",

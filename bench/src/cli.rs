@@ -129,6 +129,8 @@ pub struct ChatArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub chat: ChatShape,
+    #[command(flatten)]
+    pub nodes: NodeArgs,
     /// Aggregate send rate of all customers, messages per second.
     #[arg(long, default_value_t = 1000.0)]
     pub rate: f64,
@@ -161,9 +163,37 @@ pub struct ChatShape {
     #[arg(long, default_value_t = 5.0)]
     pub drain: f64,
     /// The server's per-user send-message limit (--send-rate-per-second and
-    /// --send-burst): raised so that it is not what is measured.
+    /// --send-burst): raised so that it is not what is measured. 0: the
+    /// server's defaults (10/s, burst 20), as in production.
     #[arg(long, default_value_t = 1_000_000)]
     pub send_limit: u32,
+    /// Agents (default: one per session); session i is taken by agent
+    /// `i % agents`, whose one socket holds all its sessions.
+    #[arg(long)]
+    pub agents: Option<usize>,
+    /// During each step a probe customer opens a session this often (ms);
+    /// every agent's `stats-update` must show it: its latency is reported
+    /// (0: no probe).
+    #[arg(long, default_value_t = 1000)]
+    pub stats_probe_ms: u64,
+}
+
+impl ChatShape {
+    /// The `send_rate` of `Server::start`: None keeps the server's defaults.
+    pub fn server_send_rate(&self) -> Option<u32> {
+        (self.send_limit > 0).then_some(self.send_limit)
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// Server processes started, sharing --database-url (PostgreSQL) and
+    /// --redis-url; a session's customer and agent are on different nodes.
+    #[arg(long, default_value_t = 1)]
+    pub nodes: usize,
+    /// Redis of the nodes' adapter (needed for more than one node).
+    #[arg(long)]
+    pub redis_url: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -174,6 +204,8 @@ pub struct RampArgs {
     pub load: LoadArgs,
     #[command(flatten)]
     pub chat: ChatShape,
+    #[command(flatten)]
+    pub nodes: NodeArgs,
     /// First rate, messages per second.
     #[arg(long, default_value_t = 500.0)]
     pub start_rate: f64,

@@ -33,8 +33,17 @@ use crate::token::Minter;
 const JOIN_ACK: u64 = 0;
 
 pub struct Fleet {
+    /// The first node (the only one unless `--nodes`).
     pub server: Server,
+    /// The other nodes.
+    others: Vec<Server>,
     pairs: Vec<Pair>,
+    /// Agent sockets (one per agent, each holding its sessions).
+    _agents: Vec<Client>,
+    probe: Option<Arc<StatsProbe>>,
+    probe_every: Duration,
+    http: reqwest::Client,
+    run: u128,
     recorder: Arc<Recorder>,
     /// The origin of every `scheduled_us`.
     base: Instant,
@@ -45,7 +54,6 @@ pub struct Fleet {
 struct Pair {
     session_id: Arc<str>,
     customer: Client,
-    _agent: Client,
     /// Messages this customer sent so far (k of the next one, minus one).
     sent: u64,
 }
@@ -75,19 +83,39 @@ impl Fleet {
         shape: &ChatShape,
         load: &LoadArgs,
     ) -> anyhow::Result<Fleet> {
+        Fleet::setup_nodes(vec![server], shape, load).await
+    }
+
+    /// The fleet over several nodes: session i's customer on node
+    /// `i % N`, agent a's socket on node `(a + 1) % N`, so with one agent
+    /// per session every message crosses nodes.
+    pub async fn setup_nodes(
+        mut nodes: Vec<Server>,
+        shape: &ChatShape,
+        load: &LoadArgs,
+    ) -> anyhow::Result<Fleet> {
+        if nodes.is_empty() {
+            bail!("no server");
+        }
         raise_fd_limit();
         let base = Instant::now();
         let recorder = Arc::new(Recorder::default());
-        let minter = Arc::new(Minter::new(&server.secret));
+        let minter = Arc::new(Minter::new(&nodes[0].secret));
         let sources = Arc::new(Sources::new(load.source_addrs));
         let http = reqwest::Client::new();
         let run = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         let timeout = Duration::from_secs_f64(load.connect_timeout);
+        let agents = shape
+            .agents
+            .unwrap_or(shape.sessions)
+            .clamp(1, shape.sessions.max(1));
+        let addrs: Vec<_> = nodes.iter().map(|n| n.addr).collect();
         eprintln!(
-            "setting up {} sessions (customer opens over REST, both join, agent takes)",
-            shape.sessions
+            "setting up {} sessions on {} node(s) (customer opens over REST and joins), {agents} agents (each joins and takes its sessions)",
+            shape.sessions,
+            addrs.len()
         );
         let mut pairs = Vec::with_capacity(shape.sessions);
         let mut batch = tokio::task::JoinSet::new();
@@ -98,28 +126,25 @@ impl Fleet {
                 http.clone(),
                 recorder.clone(),
             );
-            let addr = server.addr;
+            let addr = addrs[i % addrs.len()];
             batch.spawn(async move {
                 let customer = minter.mint(&format!("bench-{run}-c{i}"), "customer")?;
-                let agent = minter.mint(&format!("bench-{run}-a{i}"), "agent")?;
-                let session_id = open_session(&http, addr, &customer, i).await?;
-                let customer =
-                    join(addr, sources.pick(2 * i), &customer, &session_id, timeout).await?;
-                let agent =
-                    join(addr, sources.pick(2 * i + 1), &agent, &session_id, timeout).await?;
-                tokio::spawn(customer_loop(customer.1, recorder.clone(), base));
-                tokio::spawn(agent_loop(agent.1, recorder, base));
-                anyhow::Ok((i, session_id, customer.0, agent.0))
+                let session_id =
+                    open_session(&http, addr, &customer, &format!("bench session {i}")).await?;
+                let (client, mut rx) =
+                    connect(addr, sources.pick(2 * i), &customer, timeout).await?;
+                join(&client, &mut rx, &session_id, timeout).await?;
+                tokio::spawn(customer_loop(rx, recorder, base));
+                anyhow::Ok((i, session_id, client))
             });
             if batch.len() >= 32 || i + 1 == shape.sessions {
                 while let Some(done) = batch.join_next().await {
-                    let (i, session_id, customer, agent) = done??;
+                    let (i, session_id, customer) = done??;
                     pairs.push((
                         i,
                         Pair {
                             session_id: session_id.into(),
                             customer,
-                            _agent: agent,
                             sent: 0,
                         },
                     ));
@@ -127,19 +152,69 @@ impl Fleet {
             }
         }
         pairs.sort_by_key(|(i, _)| *i);
+        let pairs: Vec<Pair> = pairs.into_iter().map(|(_, p)| p).collect();
+        let probe = (shape.stats_probe_ms > 0).then(|| Arc::new(StatsProbe::default()));
+        let mut agent_sockets = Vec::with_capacity(agents);
+        let mut agent_batch = tokio::task::JoinSet::new();
+        for a in 0..agents {
+            let (minter, sources, recorder, probe) = (
+                minter.clone(),
+                sources.clone(),
+                recorder.clone(),
+                probe.clone(),
+            );
+            let addr = addrs[(a + 1) % addrs.len()];
+            let sessions: Vec<Arc<str>> = pairs
+                .iter()
+                .skip(a)
+                .step_by(agents)
+                .map(|p| p.session_id.clone())
+                .collect();
+            agent_batch.spawn(async move {
+                let agent = minter.mint(&format!("bench-{run}-a{a}"), "agent")?;
+                let (client, mut rx) =
+                    connect(addr, sources.pick(2 * a + 1), &agent, timeout).await?;
+                for session_id in &sessions {
+                    join(&client, &mut rx, session_id, timeout).await?;
+                }
+                tokio::spawn(agent_loop(rx, recorder, base, probe));
+                anyhow::Ok(client)
+            });
+            if agent_batch.len() >= 32 || a + 1 == agents {
+                while let Some(done) = agent_batch.join_next().await {
+                    agent_sockets.push(done??);
+                }
+            }
+        }
         let content: String = "load generator message "
             .chars()
             .cycle()
             .take(shape.message_bytes.max(1))
             .collect();
+        let server = nodes.remove(0);
         Ok(Fleet {
             server,
-            pairs: pairs.into_iter().map(|(_, p)| p).collect(),
+            others: nodes,
+            pairs,
+            _agents: agent_sockets,
+            probe,
+            probe_every: Duration::from_millis(shape.stats_probe_ms.max(1)),
+            http,
+            run,
             recorder,
             base,
             content: content.into(),
             drain: Duration::from_secs_f64(shape.drain),
         })
+    }
+
+    fn nodes(&self) -> impl Iterator<Item = &Server> {
+        std::iter::once(&self.server).chain(&self.others)
+    }
+
+    /// CPU seconds of every node together.
+    fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        self.nodes().map(Server::cpu_seconds).sum()
     }
 
     /// Sends at `rate` for `duration` seconds (step `step`), waits for late
@@ -166,9 +241,27 @@ impl Fleet {
             base: self.base,
             content: self.content.clone(),
         };
-        let cpu_before = self.server.cpu_seconds()?;
+        let cpu_before = self.cpu_seconds()?;
         let own_before = own_cpu_seconds();
         let start = Instant::now();
+        let probing = self.probe.clone().map(|probe| {
+            probe.open(step);
+            let (http, addr, minter) = (
+                self.http.clone(),
+                self.server.addr,
+                Minter::new(&self.server.secret),
+            );
+            let (every, run, until) = (
+                self.probe_every,
+                self.run,
+                start + Duration::from_secs_f64(duration),
+            );
+            tokio::spawn(async move {
+                probe
+                    .run(&http, addr, &minter, run, step, every, until)
+                    .await
+            })
+        });
         let paced = tokio::task::spawn_blocking(move || pace(plan)).await?;
         let sending = start.elapsed().as_secs_f64();
         for (pair, k) in self.pairs.iter_mut().zip(&paced.last_k) {
@@ -179,7 +272,15 @@ impl Fleet {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let wall = start.elapsed().as_secs_f64();
-        let server_cpu = 100.0 * (self.server.cpu_seconds()? - cpu_before) / wall;
+        let server_cpu = 100.0 * (self.cpu_seconds()? - cpu_before) / wall;
+        let stats_update = match (probing, &self.probe) {
+            (Some(task), Some(probe)) => {
+                task.await??;
+                probe.wait_seen(self._agents.len(), self.drain).await;
+                Some(probe.take(self._agents.len()))
+            }
+            _ => None,
+        };
         let own_cpu = 100.0 * (own_cpu_seconds() - own_before) / wall;
         let s = self.recorder.take(step);
         let sent = paced.sent;
@@ -217,7 +318,8 @@ impl Fleet {
             "pacer_lag_ms": summary_ms(&paced.lag),
             "server_cpu_pct": server_cpu,
             "bench_cpu_pct": own_cpu,
-            "server_rss_kib": self.server.rss_kib().unwrap_or(0),
+            "server_rss_kib": self.nodes().map(|n| n.rss_kib().unwrap_or(0)).sum::<u64>(),
+            "stats_update": stats_update,
         });
         Ok(StepOutcome {
             rate,
@@ -240,6 +342,8 @@ impl Fleet {
     pub fn totals(&self) -> Value {
         json!({
             "sessions": self.pairs.len(),
+            "agents": self._agents.len(),
+            "nodes": 1 + self.others.len(),
             "message_bytes": self.content.len(),
             "disconnects": self.recorder.disconnects.load(Ordering::Relaxed),
             "out_of_order": self.recorder.out_of_order.load(Ordering::Relaxed),
@@ -249,8 +353,12 @@ impl Fleet {
 
     pub async fn finish(self) {
         drop(self.pairs);
+        drop(self._agents);
         tokio::time::sleep(Duration::from_millis(100)).await;
         self.server.stop().await;
+        for node in self.others {
+            node.stop().await;
+        }
     }
 }
 
@@ -259,12 +367,12 @@ async fn open_session(
     http: &reqwest::Client,
     addr: std::net::SocketAddr,
     token: &str,
-    i: usize,
+    subject: &str,
 ) -> anyhow::Result<String> {
     let response = http
         .post(format!("http://{addr}/api/chat/sessions"))
         .bearer_auth(token)
-        .json(&json!({ "subject": format!("bench session {i}") }))
+        .json(&json!({ "subject": subject }))
         .send()
         .await?;
     let status = response.status();
@@ -278,16 +386,25 @@ async fn open_session(
         .context("open session: no id")
 }
 
-/// Connects and joins the session; returns the client and its events.
-async fn join(
+/// Connects to `/chat`; returns the client and its events.
+async fn connect(
     addr: std::net::SocketAddr,
     source: Option<std::net::IpAddr>,
     token: &str,
-    session_id: &str,
     timeout: Duration,
 ) -> anyhow::Result<(Client, mpsc::UnboundedReceiver<Incoming>)> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let client = Client::connect(addr, source, token, tx, timeout).await?;
+    Ok((client, rx))
+}
+
+/// Joins a session (waits for the ack of `join-session`).
+async fn join(
+    client: &Client,
+    rx: &mut mpsc::UnboundedReceiver<Incoming>,
+    session_id: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     client.emit_with_ack(
         "join-session",
         &json!({ "sessionId": session_id }).to_string(),
@@ -312,7 +429,7 @@ async fn join(
     if !reply.contains("\"ok\":true") {
         bail!("join-session refused: {reply:.200}");
     }
-    Ok((client, rx))
+    Ok(())
 }
 
 /// What the pacer is given: one sender and the next k per session.
@@ -400,6 +517,8 @@ impl Tag {
 
 #[derive(Deserialize)]
 struct Delivered {
+    #[serde(rename = "sessionId", default)]
+    session_id: String,
     seq: u64,
     #[serde(rename = "clientMessageId")]
     client_message_id: Option<String>,
@@ -412,25 +531,34 @@ struct AckReply {
     error: Option<Value>,
 }
 
-/// The agent's side: every `new-message` is a delivery.
+/// The agent's side: every `new-message` is a delivery (in order per
+/// session); every `stats-update` is checked against the probes.
 async fn agent_loop(
     mut rx: mpsc::UnboundedReceiver<Incoming>,
     recorder: Arc<Recorder>,
     base: Instant,
+    probe: Option<Arc<StatsProbe>>,
 ) {
-    let mut last_seq = 0;
+    let mut last_seq: HashMap<String, u64> = HashMap::new();
+    let mut probes_seen = 0;
     while let Some(incoming) = rx.recv().await {
         match incoming {
             Incoming::Event { name, payload, at } if name == "new-message" => {
                 let Ok(message) = serde_json::from_str::<Delivered>(&payload) else {
                     continue;
                 };
-                if message.seq <= last_seq {
+                let last = last_seq.entry(message.session_id).or_default();
+                if message.seq <= *last {
                     recorder.out_of_order.fetch_add(1, Ordering::Relaxed);
                 }
-                last_seq = last_seq.max(message.seq);
+                *last = (*last).max(message.seq);
                 if let Some(tag) = message.client_message_id.as_deref().and_then(Tag::parse) {
                     recorder.delivered(&tag, tag.latency_us(at, base), at);
+                }
+            }
+            Incoming::Event { name, payload, at } if name == "stats-update" => {
+                if let Some(probe) = &probe {
+                    probes_seen = probe.seen(&payload, probes_seen, at);
                 }
             }
             Incoming::Closed { reason } => {
@@ -440,6 +568,112 @@ async fn agent_loop(
             }
             _ => {}
         }
+    }
+}
+
+/// Is `stats-update` live? During a step a probe customer opens a session
+/// every `--stats-probe-ms` (the fleet's own sessions are all taken, so
+/// `pendingSessions` counts the probes); each agent's first `stats-update`
+/// whose `pendingSessions` reaches k says when that agent learnt of probe
+/// k. The latency is from the probe's `POST` to that update.
+#[derive(Default)]
+struct StatsProbe {
+    inner: Mutex<ProbeState>,
+}
+
+#[derive(Default)]
+struct ProbeState {
+    /// When each probe's session was opened (index k - 1), all steps.
+    opened: Vec<Instant>,
+    /// Probes of the current step: `first..opened.len()`.
+    first: usize,
+    latency: Option<Histogram<u64>>,
+    /// (agent, probe) pairs seen in the current step.
+    seen: u64,
+}
+
+impl StatsProbe {
+    fn open(&self, _step: u32) {
+        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        state.first = state.opened.len();
+        state.latency = Some(histogram());
+        state.seen = 0;
+    }
+
+    /// Opens a probe session every `every` until `until`.
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        &self,
+        http: &reqwest::Client,
+        addr: std::net::SocketAddr,
+        minter: &Minter,
+        run: u128,
+        step: u32,
+        every: Duration,
+        until: Instant,
+    ) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        while Instant::now() + every <= until {
+            tick.tick().await;
+            let k = {
+                let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+                state.opened.push(Instant::now());
+                state.opened.len()
+            };
+            let token = minter.mint(&format!("bench-{run}-probe{k}"), "customer")?;
+            open_session(http, addr, &token, &format!("stats probe {step}.{k}")).await?;
+        }
+        Ok(())
+    }
+
+    /// An agent's `stats-update`: records the probes it newly shows (after
+    /// `seen_before` of them); returns how many it shows.
+    fn seen(&self, payload: &str, seen_before: usize, at: Instant) -> usize {
+        let Ok(stats) = serde_json::from_str::<Value>(payload) else {
+            return seen_before;
+        };
+        let pending = stats["pendingSessions"].as_u64().unwrap_or(0) as usize;
+        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let shown = pending.min(state.opened.len());
+        for k in seen_before.max(state.first)..shown {
+            let latency = at.saturating_duration_since(state.opened[k]).as_micros() as u64;
+            if let Some(h) = state.latency.as_mut() {
+                let _ = h.record(latency.max(1));
+            }
+            state.seen += 1;
+        }
+        shown.max(seen_before)
+    }
+
+    /// Waits (at most `limit`) until every agent saw every probe of the step.
+    async fn wait_seen(&self, agents: usize, limit: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            let done = {
+                let state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+                state.seen >= ((state.opened.len() - state.first) * agents) as u64
+            };
+            if done {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn take(&self, agents: usize) -> Value {
+        let mut state = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let probes = state.opened.len() - state.first;
+        let expected = (probes * agents) as u64;
+        let latency = state.latency.take().unwrap_or_else(histogram);
+        json!({
+            "probes": probes,
+            "agents": agents,
+            "seen": state.seen,
+            "missed": expected.saturating_sub(state.seen),
+            "latency_ms": summary_ms(&latency),
+        })
     }
 }
 

@@ -10,8 +10,14 @@ use crate::fleet::Fleet;
 use crate::server::Server;
 
 pub async fn run(args: RampArgs) -> anyhow::Result<Value> {
-    let server = Server::start(&args.server, Some(args.chat.send_limit)).await?;
-    let mut fleet = Fleet::setup(server, &args.chat, &args.load).await?;
+    let nodes = Server::start_nodes(
+        &args.server,
+        args.nodes.nodes,
+        args.nodes.redis_url.as_deref(),
+        args.chat.server_send_rate(),
+    )
+    .await?;
+    let mut fleet = Fleet::setup_nodes(nodes, &args.chat, &args.load).await?;
     let mut rate = args.start_rate;
     let mut steps = Vec::new();
     let mut held: Option<(f64, Value)> = None;

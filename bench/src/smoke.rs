@@ -18,6 +18,8 @@ pub async fn run(mut args: SmokeArgs) -> anyhow::Result<Value> {
         message_bytes: 64,
         drain: 10.0,
         send_limit: 1_000_000,
+        agents: None,
+        stats_probe_ms: 0,
     };
     let server = Server::start(&args.server, Some(shape.send_limit)).await?;
     let mut fleet = Fleet::setup(server, &shape, &args.load).await?;

@@ -66,17 +66,11 @@ pub(crate) async fn append_in(
     client_message_id: Option<String>,
     attachments: &[String],
 ) -> AppResult<Option<Appended>> {
-    let clock = now_ms();
-    let updated = bump(user, clock)
-        .filter(session::Column::Id.eq(session_id))
-        .filter(session::Column::Status.ne(SessionStatus::Closed.as_str()))
-        .filter(condition)
-        .exec_with_returning(txn)
-        .await?;
-    let Some(session) = updated.into_iter().next() else {
+    let Some((session, mut message)) =
+        number_in(txn, user, session_id, condition, content, client_message_id).await?
+    else {
         return Ok(None);
     };
-    let mut message = new_message(user, &session, content, client_message_id, clock);
     message.attachments = Set(attachments.len() as i32);
     message::Entity::insert(message.clone())
         .exec_without_returning(txn)
@@ -92,6 +86,32 @@ pub(crate) async fn append_in(
         session,
         is_new: true,
         attachments,
+    }))
+}
+
+/// The first half of an append inside `txn`: the UPDATE that gives the
+/// message its `seq` (if session `session_id` is open and matches
+/// `condition`), and the message row to insert, numbered and timed by it.
+/// `None` when the UPDATE matched no row. The group commit inserts the
+/// rows of a whole batch in one statement.
+pub(crate) async fn number_in(
+    txn: &DatabaseTransaction,
+    user: &User,
+    session_id: &str,
+    condition: Condition,
+    content: String,
+    client_message_id: Option<String>,
+) -> AppResult<Option<(session::Model, message::ActiveModel)>> {
+    let clock = now_ms();
+    let updated = bump(user, clock)
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::Status.ne(SessionStatus::Closed.as_str()))
+        .filter(condition)
+        .exec_with_returning(txn)
+        .await?;
+    Ok(updated.into_iter().next().map(|session| {
+        let message = new_message(user, &session, content, client_message_id, clock);
+        (session, message)
     }))
 }
 

@@ -6,9 +6,9 @@
 //! load most of that cost is per transaction and per statement, not per
 //! byte, so a writer task takes every append waiting in its queue (up to
 //! [`MAX_BATCH`]) and stores them together: one BEGIN and one COMMIT for
-//! the batch, and per message one `UPDATE sessions … RETURNING` (that
+//! the batch, per message one `UPDATE sessions … RETURNING` (that
 //! checks access, that the session is open and that the `clientMessageId`
-//! is new, and gives the `seq`) and one INSERT. Nobody waits for a batch to
+//! is new, and gives the `seq`), and one INSERT of every message's row. Nobody waits for a batch to
 //! fill: when the queue holds one message, the batch is that message.
 //!
 //! `seq` order is kept: the caller holds the session's lock (one append
@@ -24,13 +24,17 @@
 //! message of a batch that fails for any reason but an unavailable
 //! database, since one bad statement aborts a PostgreSQL transaction.
 
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
+use entities::{message, session};
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, TransactionTrait,
+    TryIntoModel,
+};
 
-use super::append::{Appended, append_in, may_append};
+use super::append::{Appended, may_append, number_in};
 use crate::batch::{Batcher, shared_failure};
 use crate::chat::User;
 use crate::chat::changes;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// The most messages in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -97,21 +101,51 @@ async fn write(db: &DatabaseConnection, batch: Vec<Append>) -> Vec<AppResult<Out
 }
 
 /// One transaction for the whole batch, in session-id order: the appended
-/// message of each one, or `None` for those to check one by one.
+/// message of each one, or `None` for those to check one by one. Each
+/// message takes its `seq` with its own UPDATE (always the same statement,
+/// prepared once); their rows go in with one INSERT.
 async fn store(db: &DatabaseConnection, batch: &[Append]) -> AppResult<Vec<Option<Appended>>> {
     let mut order: Vec<usize> = (0..batch.len()).collect();
     order.sort_by(|&a, &b| batch[a].session_id.cmp(&batch[b].session_id));
     let txn = db.begin().await?;
-    let mut stored: Vec<Option<Appended>> = batch.iter().map(|_| None).collect();
+    let mut numbered: Vec<Option<Numbered>> = batch.iter().map(|_| None).collect();
     for i in order {
-        match store_one(&txn, &batch[i]).await {
-            Ok(appended) => stored[i] = appended,
+        match number_one(&txn, &batch[i]).await {
+            Ok(row) => numbered[i] = row,
             Err(err) => {
                 txn.rollback().await?;
                 return Err(err);
             }
         }
     }
+    let rows: Vec<message::ActiveModel> = numbered
+        .iter()
+        .flatten()
+        .map(|(_, message)| message.clone())
+        .collect();
+    if !rows.is_empty() {
+        if let Err(err) = message::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await
+        {
+            txn.rollback().await?;
+            return Err(err.into());
+        }
+    }
+    let stored = numbered
+        .into_iter()
+        .map(|row| {
+            row.map(|(session, message)| {
+                Ok::<_, AppError>(Appended {
+                    message: message.try_into_model()?,
+                    session,
+                    is_new: true,
+                    attachments: Vec::new(),
+                })
+            })
+            .transpose()
+        })
+        .collect::<AppResult<Vec<_>>>()?;
     let each: Vec<(&str, Vec<_>)> = batch
         .iter()
         .zip(&stored)
@@ -125,17 +159,19 @@ async fn store(db: &DatabaseConnection, batch: &[Append]) -> AppResult<Vec<Optio
     Ok(stored)
 }
 
-async fn store_one(txn: &DatabaseTransaction, append: &Append) -> AppResult<Option<Appended>> {
+/// A session after the UPDATE that numbered a message, and its row.
+type Numbered = (session::Model, message::ActiveModel);
+
+async fn number_one(txn: &DatabaseTransaction, append: &Append) -> AppResult<Option<Numbered>> {
     let user = &append.user;
     let cmid = append.client_message_id.as_deref();
-    append_in(
+    number_in(
         txn,
         user,
         &append.session_id,
         may_append(user, &append.session_id, cmid),
         append.content.clone(),
         append.client_message_id.clone(),
-        &[],
     )
     .await
 }
