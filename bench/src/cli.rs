@@ -48,6 +48,20 @@ pub enum Scenario {
     /// once; throughput, latency, and the server's RSS before, during and
     /// after each size.
     Upload(UploadArgs),
+    /// A long run (issue 18): the chat fleet at a steady rate, measured
+    /// window by window, while customers come and go (open a session,
+    /// connect, send, an agent takes and closes it, both leave); the
+    /// server's RSS, fds, threads and tasks sampled, their slopes, and what
+    /// remains when every client has left.
+    Soak(SoakArgs),
+    /// One `POST /api/server/publish` to every socket of a tenant spread
+    /// over several nodes, the sockets held by child processes: time until
+    /// the last socket has it, loss, memory per socket and fds per node.
+    Broadcast(BroadcastArgs),
+    /// Internal: a child of `broadcast` holding its share of the sockets
+    /// (JSON lines with the parent over stdin/stdout).
+    #[command(hide = true)]
+    BroadcastHolder(HolderArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -323,6 +337,137 @@ pub struct RoutingArgs {
     /// Seconds to wait for the expected assignments of a phase.
     #[arg(long, default_value_t = 30.0)]
     pub assign_timeout: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+// The steady fleet of a soak is bigger than a chat run's.
+#[command(mut_arg("sessions", |a| a.default_value("1000")))]
+pub struct SoakArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// The steady fleet (`--sessions`, default 1000 here).
+    #[command(flatten)]
+    pub chat: ChatShape,
+    /// Seconds of the whole run (steady chat and churn).
+    #[arg(long, default_value_t = 1800.0)]
+    pub duration: f64,
+    /// Aggregate send rate of the steady fleet, messages per second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub rate: f64,
+    /// Churn visits started per second, open loop: each is a new customer
+    /// who opens a session, connects, joins, sends one message, is taken and
+    /// closed by an agent, and leaves (0: no churn).
+    #[arg(long, default_value_t = 200.0)]
+    pub connect_rate: f64,
+    /// Seconds per measured window (one fleet step each).
+    #[arg(long, default_value_t = 60.0)]
+    pub interval: f64,
+    /// Seconds between two samples of the server (RSS, fds, threads, tasks,
+    /// sockets).
+    #[arg(long, default_value_t = 5.0)]
+    pub sample_every: f64,
+    /// Churn visits in flight at most; a visit due while this many are
+    /// running is skipped and counted (the bench does not pile up on a slow
+    /// server).
+    #[arg(long, default_value_t = 2000)]
+    pub max_in_flight: usize,
+    /// Agents of the churn: a pool of this many connected agents who take
+    /// and close the visits' sessions round-robin (and leave each room);
+    /// 0: a fresh agent socket per visit, which connects and disconnects
+    /// with it. Default: enough that each pool agent sends at most 15
+    /// events a second (3 per visit), under the server's per-socket limit
+    /// (20/s, burst 40): ceil(connect-rate / 5).
+    #[arg(long)]
+    pub churn_agents: Option<usize>,
+    /// Tenant of the churn's customers and agents (default: a tenant of its
+    /// own, so the steady fleet's agents do not get every churn session's
+    /// notices; `default` is the fleet's tenant).
+    #[arg(long)]
+    pub churn_tenant: Option<String>,
+    /// Seconds a churn step (REST call, connect, ack) may take before the
+    /// visit counts as failed.
+    #[arg(long, default_value_t = 10.0)]
+    pub visit_timeout: f64,
+    /// Seconds to wait, at the end, for the server to count no socket.
+    #[arg(long, default_value_t = 60.0)]
+    pub leave_timeout: f64,
+    /// Seconds after the last socket left before the "settled" sample
+    /// (timers of the last disconnects, the coalesced notices).
+    #[arg(long, default_value_t = 10.0)]
+    pub after_leave: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BroadcastArgs {
+    /// `--database-url` is shared by every node (PostgreSQL for more than
+    /// one); `--server-arg`s go to every node.
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    /// Server processes started, sharing the database and --redis-url.
+    #[arg(long, default_value_t = 3)]
+    pub nodes: usize,
+    /// Redis of the nodes' adapter (needed for more than one node).
+    #[arg(long)]
+    pub redis_url: Option<String>,
+    /// Sockets, spread round-robin over the nodes, all of one tenant.
+    #[arg(long, default_value_t = 50_000)]
+    pub sockets: usize,
+    /// Connections per second of all the holders together, open loop.
+    #[arg(long, default_value_t = 1000.0)]
+    pub connect_rate: f64,
+    /// Child processes holding the sockets (each at most 18,000: the fd
+    /// limit is per process). Default: ceil(sockets / 16,000).
+    #[arg(long)]
+    pub holders: Option<usize>,
+    /// Publishes, one after the other, each waited for.
+    #[arg(long, default_value_t = 5)]
+    pub publishes: usize,
+    /// Role of the sockets' users; every socket of the tenant is in its
+    /// `tenant:` room whatever the role (agents also change presence).
+    #[arg(long, default_value = "customer")]
+    pub role: String,
+    /// Seconds to wait after every node counts its sockets, before the RSS
+    /// "connected" is read.
+    #[arg(long, default_value_t = 3.0)]
+    pub settle: f64,
+    /// Seconds a publish may take to reach every socket before the missing
+    /// ones count as lost.
+    #[arg(long, default_value_t = 30.0)]
+    pub publish_timeout: f64,
+    /// Seconds between the end of a publish and the next one.
+    #[arg(long, default_value_t = 1.0)]
+    pub pause: f64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct HolderArgs {
+    /// The nodes, comma separated; socket i goes to node i % nodes.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub nodes: Vec<SocketAddr>,
+    /// Global index of this holder's first socket.
+    #[arg(long)]
+    pub first: usize,
+    /// Sockets this holder opens.
+    #[arg(long)]
+    pub count: usize,
+    /// This holder's connections per second.
+    #[arg(long)]
+    pub rate: f64,
+    /// HS256 secret of the nodes.
+    #[arg(long)]
+    pub jwt_secret: String,
+    /// Tenant of every socket's user.
+    #[arg(long)]
+    pub tenant: String,
+    /// Role of every socket's user.
+    #[arg(long)]
+    pub role: String,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 #[derive(Args, Debug, Clone)]

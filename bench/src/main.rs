@@ -11,10 +11,17 @@
 //! - `routing`: auto-assignment on one or more nodes (PROTOCOL §7)
 //! - `upload`: attachment uploads (PROTOCOL §8), throughput and the server's
 //!   memory while they run (`memory` samples it)
+//! - `soak`: the chat fleet for a long run while customers come and go;
+//!   the server's RSS, fds, threads and tasks over time, and after every
+//!   client left
+//! - `broadcast`: one publish to tens of thousands of sockets over several
+//!   nodes, the sockets held by child processes of this binary
+//!   (`broadcast-holder`)
 //! - `report`, `token`, `net`: histograms, JWTs, source addresses and fd limit
 //!
 //! Progress goes to stderr; each scenario ends with one JSON line on stdout.
 
+mod broadcast;
 mod chat;
 mod cli;
 mod connect;
@@ -28,6 +35,7 @@ mod routing;
 mod server;
 mod sio;
 mod smoke;
+mod soak;
 mod token;
 mod upload;
 mod webhook;
@@ -64,6 +72,9 @@ fn main() -> anyhow::Result<()> {
             Scenario::Growth(args) => growth::run(args).await,
             Scenario::Routing(args) => routing::run(args).await,
             Scenario::Upload(args) => upload::run(args).await,
+            Scenario::Soak(args) => soak::run(args).await,
+            Scenario::Broadcast(args) => broadcast::run(args).await,
+            Scenario::BroadcastHolder(args) => broadcast::hold(args).await,
         }
     });
     // Sockets still open are dropped with the runtime, without waiting.

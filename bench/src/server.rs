@@ -165,6 +165,26 @@ impl Server {
         cpu_seconds_of(&format!("/proc/{}/stat", self.pid))
     }
 
+    /// Open file descriptors of the server (entries of `/proc/<pid>/fd`).
+    pub fn open_fds(&self) -> anyhow::Result<u64> {
+        open_fds_of(self.pid)
+    }
+
+    /// A handle on the same process that does not own it: stopping or
+    /// dropping it leaves the server running (a scenario that hands a
+    /// `Server` to the fleet and still observes the process afterwards).
+    pub fn observer(&self) -> Server {
+        Server {
+            addr: self.addr,
+            pid: self.pid,
+            secret: self.secret.clone(),
+            database: self.database.clone(),
+            log: self.log.clone(),
+            child: None,
+            _dir: None,
+        }
+    }
+
     /// WARN and ERROR lines logged so far.
     pub fn log_counts(&self) -> (u64, u64) {
         (
@@ -196,6 +216,21 @@ impl Server {
             }
         }
     }
+}
+
+/// Open file descriptors of process `pid` (entries of `/proc/<pid>/fd`).
+pub fn open_fds_of(pid: u32) -> anyhow::Result<u64> {
+    Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?.count() as u64)
+}
+
+/// Threads of process `pid` (`Threads:` of `/proc/<pid>/status`).
+pub fn threads_of(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("no Threads in /proc/<pid>/status")
 }
 
 /// CPU seconds (utime + stime) from a `/proc/.../stat` file.
