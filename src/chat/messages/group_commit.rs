@@ -26,8 +26,7 @@
 
 use entities::{message, session};
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, TransactionTrait,
-    TryIntoModel,
+    DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, TransactionTrait, TryIntoModel,
 };
 
 use super::append::{Appended, may_append, number_in};
