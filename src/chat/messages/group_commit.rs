@@ -122,14 +122,13 @@ async fn store(db: &DatabaseConnection, batch: &[Append]) -> AppResult<Vec<Optio
         .flatten()
         .map(|(_, message)| message.clone())
         .collect();
-    if !rows.is_empty() {
-        if let Err(err) = message::Entity::insert_many(rows)
+    if !rows.is_empty()
+        && let Err(err) = message::Entity::insert_many(rows)
             .exec_without_returning(&txn)
             .await
-        {
-            txn.rollback().await?;
-            return Err(err.into());
-        }
+    {
+        txn.rollback().await?;
+        return Err(err.into());
     }
     let stored = numbered
         .into_iter()
