@@ -56,7 +56,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<Value> {
         bail!("--connect-rate must not be negative");
     }
     raise_fd_limit();
-    let server = Server::start(&args.server, Some(args.chat.send_limit)).await?;
+    let server = Server::start(&args.server, args.chat.server_send_rate()).await?;
     let result = scenario(&args, &server).await;
     server.stop().await;
     result
