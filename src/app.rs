@@ -17,7 +17,7 @@ use crate::auth::Verifier;
 use crate::chat::attachments::Attachments;
 use crate::chat::integrations::keys::KeyCheck;
 use crate::chat::routing::{Defaults, Node, RoutingConfig};
-use crate::chat::stats::MessageCounts;
+use crate::chat::stats::DayTotals;
 use crate::chat::users::UserRecorder;
 use crate::config::ServerConfig;
 use crate::db::Databases;
@@ -87,7 +87,7 @@ impl<A: Adapter> App<A> {
         let sockets = Arc::new(SocketEmitter::new(NAMESPACE));
         let stats = StatsSource {
             db: reads.clone(),
-            counts: MessageCounts::default(),
+            totals: DayTotals::default(),
             emitter: sockets.clone(),
         };
         let routing = RoutingConfig {

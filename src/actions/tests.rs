@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::*;
-use crate::chat::stats::MessageCounts;
+use crate::chat::stats::DayTotals;
 use crate::chat::{Role, User};
 use crate::fanout::stats::StatsSource;
 use crate::fanout::{Emitter, Event, Payload};
@@ -68,7 +68,7 @@ impl Setup {
         });
         let source = StatsSource {
             db: db.clone(),
-            counts: MessageCounts::default(),
+            totals: DayTotals::default(),
             emitter: recorder.clone(),
         };
         let defaults = routing::Defaults {

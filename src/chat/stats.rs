@@ -1,13 +1,18 @@
-//! The per-tenant statistics of docs/protocol.md §3, in one query: a handful of
-//! indexed counts and two averages. Presence counts come from the caller,
-//! which knows the connected sockets.
+//! The per-tenant statistics of docs/protocol.md §3, in one query of
+//! indexed counts and sums. Presence counts come from the caller, which
+//! knows the connected sockets.
 //!
-//! `messagesToday` is the one count that grows with traffic (millions of
-//! rows a day), so it is not recounted from midnight each time: a count of
-//! the messages older than a few seconds is kept ([`MessageCounts`]), and
-//! each query counts only the messages since then.
+//! Every "today" figure (`messagesToday`, `closedToday`, the average wait,
+//! first response and rating) grows with the day's traffic: recounting
+//! from midnight at each update costs a scan of the whole day, twice a
+//! second per tenant. Each of them counts rows by a time column that is set
+//! once and never changes afterwards (a message's `created_at`, a session's
+//! `closed_at`, `assigned_at`, `first_response_at`, `rated_at`), so the
+//! totals of the rows older than a few seconds are kept ([`DayTotals`]),
+//! and each query counts and sums only the rows since then.
 
 use std::collections::HashMap;
+use std::ops::Add;
 use std::sync::Mutex;
 
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
@@ -16,66 +21,151 @@ use super::Stats;
 use super::clock::{now_ms, rfc3339, start_of_utc_day};
 use crate::error::{AppError, AppResult};
 
+/// `recent`: rows since the settled mark `$2`; `settling`: those of them
+/// before the next mark `$3`, added to the kept totals.
 #[derive(Debug, FromQueryResult)]
 struct Row {
     pending: i64,
     active: i64,
-    closed_today: i64,
-    recent_messages: i64,
-    settling_messages: i64,
-    avg_wait_ms: Option<f64>,
-    avg_first_response_ms: Option<f64>,
-    ratings_today: i64,
-    avg_rating_today: Option<f64>,
+    closed_recent: i64,
+    closed_settling: i64,
+    messages_recent: i64,
+    messages_settling: i64,
+    waits_recent: i64,
+    wait_ms_recent: f64,
+    waits_settling: i64,
+    wait_ms_settling: f64,
+    responses_recent: i64,
+    response_ms_recent: f64,
+    responses_settling: i64,
+    response_ms_settling: f64,
+    ratings_recent: i64,
+    rating_sum_recent: f64,
+    ratings_settling: i64,
+    rating_sum_settling: f64,
 }
 
-/// `$1`/`$2` placeholders work on both backends (sqlx SQLite reads `$N`).
+/// `$1`/`$2`/`$3` placeholders work on both backends (sqlx SQLite reads `$N`).
 const QUERY: &str = "SELECT \
   (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND status = 'pending') AS pending, \
   (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND status = 'active') AS active, \
-  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND closed_at >= $2) AS closed_today, \
-  (SELECT COUNT(*) FROM messages WHERE tenant = $1 AND created_at >= $3) AS recent_messages, \
-  (SELECT COUNT(*) FROM messages WHERE tenant = $1 AND created_at >= $3 AND created_at < $4) \
-     AS settling_messages, \
-  (SELECT CAST(AVG(assigned_at - created_at) AS DOUBLE PRECISION) FROM sessions \
-     WHERE tenant = $1 AND assigned_at >= $2) AS avg_wait_ms, \
-  (SELECT CAST(AVG(first_response_at - first_customer_message_at) AS DOUBLE PRECISION) FROM sessions \
-     WHERE tenant = $1 AND first_response_at >= $2) AS avg_first_response_ms, \
-  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND rated_at >= $2) AS ratings_today, \
-  (SELECT CAST(AVG(rating_score) AS DOUBLE PRECISION) FROM sessions \
-     WHERE tenant = $1 AND rated_at >= $2) AS avg_rating_today";
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND closed_at >= $2) AS closed_recent, \
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND closed_at >= $2 AND closed_at < $3) \
+     AS closed_settling, \
+  (SELECT COUNT(*) FROM messages WHERE tenant = $1 AND created_at >= $2) AS messages_recent, \
+  (SELECT COUNT(*) FROM messages WHERE tenant = $1 AND created_at >= $2 AND created_at < $3) \
+     AS messages_settling, \
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND assigned_at >= $2) AS waits_recent, \
+  (SELECT CAST(COALESCE(SUM(assigned_at - created_at), 0) AS DOUBLE PRECISION) FROM sessions \
+     WHERE tenant = $1 AND assigned_at >= $2) AS wait_ms_recent, \
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND assigned_at >= $2 AND assigned_at < $3) \
+     AS waits_settling, \
+  (SELECT CAST(COALESCE(SUM(assigned_at - created_at), 0) AS DOUBLE PRECISION) FROM sessions \
+     WHERE tenant = $1 AND assigned_at >= $2 AND assigned_at < $3) AS wait_ms_settling, \
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND first_response_at >= $2) \
+     AS responses_recent, \
+  (SELECT CAST(COALESCE(SUM(first_response_at - first_customer_message_at), 0) \
+     AS DOUBLE PRECISION) FROM sessions WHERE tenant = $1 AND first_response_at >= $2) \
+     AS response_ms_recent, \
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND first_response_at >= $2 \
+     AND first_response_at < $3) AS responses_settling, \
+  (SELECT CAST(COALESCE(SUM(first_response_at - first_customer_message_at), 0) \
+     AS DOUBLE PRECISION) FROM sessions WHERE tenant = $1 AND first_response_at >= $2 \
+     AND first_response_at < $3) AS response_ms_settling, \
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND rated_at >= $2) AS ratings_recent, \
+  (SELECT CAST(COALESCE(SUM(rating_score), 0) AS DOUBLE PRECISION) FROM sessions \
+     WHERE tenant = $1 AND rated_at >= $2) AS rating_sum_recent, \
+  (SELECT COUNT(*) FROM sessions WHERE tenant = $1 AND rated_at >= $2 AND rated_at < $3) \
+     AS ratings_settling, \
+  (SELECT CAST(COALESCE(SUM(rating_score), 0) AS DOUBLE PRECISION) FROM sessions \
+     WHERE tenant = $1 AND rated_at >= $2 AND rated_at < $3) AS rating_sum_settling";
 
-/// A message is counted as "settled" once it is this old: no transaction
-/// commits a message stamped that long ago (a connection is given up after
-/// 5 s), so no message can still appear below the settled mark.
+/// A row is "settled" once its time is this old: no transaction commits a
+/// row stamped that long ago (a connection is given up after 5 s), so no
+/// row can still appear below the settled mark.
 const SETTLE_MS: i64 = 10_000;
 
-/// Per tenant: how many of today's messages were stamped before `until`.
+/// How many rows, and the sum of their values (milliseconds, or scores).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Tally {
+    n: i64,
+    sum: f64,
+}
+
+impl Tally {
+    fn average(self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+}
+
+impl Add for Tally {
+    type Output = Tally;
+    fn add(self, other: Tally) -> Tally {
+        Tally {
+            n: self.n + other.n,
+            sum: self.sum + other.sum,
+        }
+    }
+}
+
+/// Per tenant: today's totals of the rows stamped before `until`.
 /// A `std::sync::Mutex`: no `.await` while held.
 #[derive(Default)]
-pub struct MessageCounts {
+pub struct DayTotals {
     tenants: Mutex<HashMap<String, Settled>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Settled {
     day: i64,
     until: i64,
-    count: i64,
+    messages: i64,
+    closed: i64,
+    waits: Tally,
+    responses: Tally,
+    ratings: Tally,
 }
 
-impl MessageCounts {
-    /// The settled mark of `tenant` for the day of `now` (midnight, 0 on a new day).
+impl Settled {
+    /// Nothing settled yet on `day`: the mark at midnight.
+    fn new_day(day: i64) -> Settled {
+        Settled {
+            day,
+            until: day,
+            messages: 0,
+            closed: 0,
+            waits: Tally::default(),
+            responses: Tally::default(),
+            ratings: Tally::default(),
+        }
+    }
+
+    /// These totals plus the rows that settle by `until`.
+    fn plus(self, row: &Row, until: i64) -> Settled {
+        Settled {
+            day: self.day,
+            until,
+            messages: self.messages + row.messages_settling,
+            closed: self.closed + row.closed_settling,
+            waits: self.waits + tally(row.waits_settling, row.wait_ms_settling),
+            responses: self.responses + tally(row.responses_settling, row.response_ms_settling),
+            ratings: self.ratings + tally(row.ratings_settling, row.rating_sum_settling),
+        }
+    }
+}
+
+fn tally(n: i64, sum: f64) -> Tally {
+    Tally { n, sum }
+}
+
+impl DayTotals {
+    /// The settled totals of `tenant` for the day of `now` (none on a new day).
     fn get(&self, tenant: &str, now: i64) -> Settled {
         let day = start_of_utc_day(now);
         let tenants = self.tenants.lock().unwrap_or_else(|e| e.into_inner());
         match tenants.get(tenant) {
             Some(settled) if settled.day == day => *settled,
-            _ => Settled {
-                day,
-                until: day,
-                count: 0,
-            },
+            _ => Settled::new_day(day),
         }
     }
 
@@ -89,58 +179,48 @@ impl MessageCounts {
     }
 }
 
-/// The statement [`compute`] runs: the counts since `day` (midnight),
-/// the messages since `until` and those of them before `next_until`.
-pub fn query(backend: DbBackend, tenant: &str, day: i64, until: i64, next_until: i64) -> Statement {
+/// The statement [`compute`] runs: the rows since `until` and those of
+/// them before `next_until`.
+pub fn query(backend: DbBackend, tenant: &str, until: i64, next_until: i64) -> Statement {
     Statement::from_sql_and_values(
         backend,
         QUERY,
-        [tenant.into(), day.into(), until.into(), next_until.into()],
+        [tenant.into(), until.into(), next_until.into()],
     )
 }
 
 pub async fn compute(
     db: &impl ConnectionTrait,
-    counts: &MessageCounts,
+    totals: &DayTotals,
     tenant: &str,
     online: (usize, usize),
 ) -> AppResult<Stats> {
     let now = now_ms();
-    let settled = counts.get(tenant, now);
+    let settled = totals.get(tenant, now);
     let next_until = (now - SETTLE_MS).max(settled.until);
-    let statement = query(
-        db.get_database_backend(),
-        tenant,
-        settled.day,
-        settled.until,
-        next_until,
-    );
+    let statement = query(db.get_database_backend(), tenant, settled.until, next_until);
     let row = Row::find_by_statement(statement)
         .one(db)
         .await?
         .ok_or_else(|| AppError::Internal("stats query returned no row".into()))?;
-    counts.advance(
-        tenant,
-        Settled {
-            day: settled.day,
-            until: next_until,
-            count: settled.count + row.settling_messages,
-        },
-    );
+    totals.advance(tenant, settled.plus(&row, next_until));
+    let waits = settled.waits + tally(row.waits_recent, row.wait_ms_recent);
+    let responses = settled.responses + tally(row.responses_recent, row.response_ms_recent);
+    let ratings = settled.ratings + tally(row.ratings_recent, row.rating_sum_recent);
     let available_agents = super::routing::sql::available_count(db, tenant).await?;
     let seconds = |ms: Option<f64>| ms.map(|ms| (ms / 1000.0 * 1000.0).round() / 1000.0);
     Ok(Stats {
         pending_sessions: row.pending,
         active_sessions: row.active,
-        closed_today: row.closed_today,
-        messages_today: settled.count + row.recent_messages,
+        closed_today: settled.closed + row.closed_recent,
+        messages_today: settled.messages + row.messages_recent,
         online_agents: online.0,
         online_customers: online.1,
-        avg_wait_seconds: seconds(row.avg_wait_ms),
-        avg_first_response_seconds: seconds(row.avg_first_response_ms),
+        avg_wait_seconds: seconds(waits.average()),
+        avg_first_response_seconds: seconds(responses.average()),
         available_agents,
-        ratings_today: row.ratings_today,
-        avg_rating_today: row.avg_rating_today.map(|r| (r * 100.0).round() / 100.0),
+        ratings_today: ratings.n,
+        avg_rating_today: ratings.average().map(|r| (r * 100.0).round() / 100.0),
         generated_at: rfc3339(now),
     })
 }
@@ -151,42 +231,35 @@ mod tests {
 
     #[test]
     fn the_settled_mark_only_moves_forward_and_resets_each_day() {
-        let counts = MessageCounts::default();
+        let totals = DayTotals::default();
         let day = start_of_utc_day(1_795_329_628_123);
         let now = day + 3_600_000;
-        assert_eq!(
-            counts.get("t", now),
-            Settled {
-                day,
-                until: day,
-                count: 0
-            }
-        );
-        counts.advance(
+        assert_eq!(totals.get("t", now), Settled::new_day(day));
+        let later = Settled {
+            until: now - 10_000,
+            messages: 7,
+            closed: 2,
+            waits: tally(2, 3_000.0),
+            ..Settled::new_day(day)
+        };
+        totals.advance("t", later);
+        totals.advance(
             "t",
             Settled {
-                day,
-                until: now - 10_000,
-                count: 7,
-            },
-        );
-        counts.advance(
-            "t",
-            Settled {
-                day,
                 until: now - 20_000,
-                count: 5,
+                messages: 5,
+                ..Settled::new_day(day)
             },
         );
-        assert_eq!(counts.get("t", now).count, 7);
+        assert_eq!(totals.get("t", now), later);
+        assert_eq!(totals.get("t", now).waits.average(), Some(1_500.0));
         let tomorrow = day + 86_400_000;
-        assert_eq!(
-            counts.get("t", tomorrow + 5),
-            Settled {
-                day: tomorrow,
-                until: tomorrow,
-                count: 0
-            }
-        );
+        assert_eq!(totals.get("t", tomorrow + 5), Settled::new_day(tomorrow));
+    }
+
+    #[test]
+    fn an_empty_tally_has_no_average() {
+        assert_eq!(Tally::default().average(), None);
+        assert_eq!((tally(1, 4.0) + tally(3, 8.0)).average(), Some(3.0));
     }
 }

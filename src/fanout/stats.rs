@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use super::emitter::{Emitter, payload};
 use super::rooms;
-use crate::chat::stats::{MessageCounts, compute};
+use crate::chat::stats::{DayTotals, compute};
 use crate::chat::{Stats, User, access};
 use crate::error::AppResult;
 
@@ -18,8 +18,8 @@ pub const WINDOW: Duration = Duration::from_millis(500);
 /// Where a tenant's stats come from: the database and who is online.
 pub struct StatsSource {
     pub db: DatabaseConnection,
-    /// The settled part of each tenant's `messagesToday`.
-    pub counts: MessageCounts,
+    /// The settled part of each tenant's figures of the day.
+    pub totals: DayTotals,
     pub emitter: Arc<dyn Emitter>,
 }
 
@@ -27,7 +27,7 @@ impl StatsSource {
     /// The tenant's stats now.
     pub async fn snapshot(&self, tenant: &str) -> AppResult<Stats> {
         let online = self.emitter.online(tenant).await;
-        compute(&self.db, &self.counts, tenant, online).await
+        compute(&self.db, &self.totals, tenant, online).await
     }
 
     /// The stats the user may see now (staff only).

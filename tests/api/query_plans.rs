@@ -80,13 +80,7 @@ fn queries(backend: DbBackend) -> Vec<(&'static str, Statement)> {
         ),
         (
             "stats",
-            stats::query(
-                backend,
-                TENANT,
-                MIDNIGHT,
-                MIDNIGHT + 3_600_000,
-                MIDNIGHT + 3_610_000,
-            ),
+            stats::query(backend, TENANT, MIDNIGHT + 3_600_000, MIDNIGHT + 3_610_000),
         ),
         // Attachments (docs/protocol.md §8).
         (
