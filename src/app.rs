@@ -84,7 +84,7 @@ impl<A: Adapter> App<A> {
             reader: reads,
         } = databases;
         let metrics = Metrics::new();
-        let sockets = Arc::new(SocketEmitter::new(NAMESPACE));
+        let sockets = Arc::new(SocketEmitter::new(NAMESPACE, redis.is_some()));
         let stats = StatsSource {
             db: reads.clone(),
             totals: DayTotals::default(),

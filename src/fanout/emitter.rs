@@ -13,6 +13,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide_core::adapter::Room;
 
+use super::presence::Presence;
 use super::rooms;
 
 /// An event's name: ours are fixed; a backend's (`POST /api/server/publish`)
@@ -47,13 +48,20 @@ pub trait Emitter: Send + Sync + 'static {
 pub struct SocketEmitter<A: Adapter> {
     io: OnceLock<SocketIo<A>>,
     namespace: &'static str,
+    /// This node's connected users, kept by the connection handlers.
+    pub presence: Presence,
+    /// Other nodes share the rooms (the Redis adapter): presence is then
+    /// asked of every node.
+    clustered: bool,
 }
 
 impl<A: Adapter> SocketEmitter<A> {
-    pub fn new(namespace: &'static str) -> Self {
+    pub fn new(namespace: &'static str, clustered: bool) -> Self {
         Self {
             io: OnceLock::new(),
             namespace,
+            presence: Presence::default(),
+            clustered,
         }
     }
 
@@ -94,6 +102,9 @@ impl<A: Adapter> Emitter for SocketEmitter<A> {
 
     fn online<'a>(&'a self, tenant: &'a str) -> BoxFuture<'a, (usize, usize)> {
         Box::pin(async move {
+            if !self.clustered {
+                return self.presence.counts(tenant);
+            }
             let Some(ns) = self.chat() else { return (0, 0) };
             let agents = self.users_in(&ns, tenant, rooms::agents(tenant)).await;
             let customers = self.users_in(&ns, tenant, rooms::customers(tenant)).await;

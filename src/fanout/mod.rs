@@ -7,6 +7,7 @@
 pub mod coalesce;
 pub mod emitter;
 pub mod notify;
+pub mod presence;
 pub mod rooms;
 pub mod stats;
 pub mod typing;

@@ -56,6 +56,7 @@ pub async fn authenticate<A: Adapter>(
         tracing::warn!(user = %user.id, code = err.code().as_str(), "cannot record user");
     }
     prepare(&s, &user);
+    app.sockets.presence.joined(&user);
     s.extensions.insert(user);
     Ok(())
 }
@@ -208,6 +209,7 @@ async fn on_disconnect<A: Adapter>(
     State(app): State<AppState<A>>,
 ) {
     tracing::info!(socket = %s.id, user = %user.id, tenant = %user.tenant, ?reason, "disconnected");
+    app.sockets.presence.left(&user);
     typing::disconnected(&app.typing, &s, &user).await;
     if user.role.is_staff()
         && let Err(err) = app.actions.agent_disconnected(&user).await
