@@ -3,7 +3,7 @@
 //! when several nodes notice the same change, one of them sends it, once,
 //! and never more often than once per window.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
 
@@ -54,34 +54,94 @@ pub async fn claim(
     }
     let now = now_ms();
     let mut claimed = Claimed::default();
+    // What each item asks of the table: nothing, a first row, or the
+    // replacement of the row last read (if no other node replaced it).
+    let mut first: Vec<usize> = Vec::new();
+    let mut replace: Vec<(usize, &str, i64)> = Vec::new();
     for (i, (key, value)) in items.iter().enumerate() {
-        let won = match last.get(key) {
-            Some((sent, _)) if sent == value => continue,
-            Some((_, at)) if *at > now - window_ms => {
-                claimed.again = true;
-                continue;
-            }
-            Some((sent, at)) => db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                "UPDATE notices SET value = $2, sent_at = $3 WHERE key = $1 AND value = $4 AND sent_at = $5",
-                [key.clone().into(), value.clone().into(), now.into(), sent.clone().into(), (*at).into()],
-            )),
-            None => db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                "INSERT INTO notices (key, value, sent_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-                [key.clone().into(), value.clone().into(), now.into()],
-            )),
+        match last.get(key) {
+            Some((sent, _)) if sent == value => {}
+            Some((_, at)) if *at > now - window_ms => claimed.again = true,
+            Some((sent, at)) => replace.push((i, sent, *at)),
+            None => first.push(i),
         }
-        .await?
-        .rows_affected()
-            == 1;
-        if won {
+    }
+    // A few statements however long the queue: a notice per waiting
+    // customer written one by one held the writer for seconds with
+    // thousands waiting (issue 18).
+    let mut won: HashSet<String> = HashSet::new();
+    for chunk in first.chunks(CHUNK) {
+        let rows = chunk.iter().map(|&i| {
+            let (key, value) = &items[i];
+            vec![key.clone().into(), value.clone().into(), now.into()]
+        });
+        let (rows, values) = value_rows(rows);
+        let sql = format!(
+            "INSERT INTO notices (key, value, sent_at) VALUES {rows} \
+             ON CONFLICT (key) DO NOTHING RETURNING key"
+        );
+        won.extend(returned_keys(db, sql, values).await?);
+    }
+    for chunk in replace.chunks(CHUNK) {
+        let rows = chunk.iter().map(|&(i, sent, at)| {
+            let (key, value) = &items[i];
+            vec![
+                key.clone().into(),
+                value.clone().into(),
+                sent.to_string().into(),
+                at.into(),
+            ]
+        });
+        let (rows, mut values) = value_rows(rows);
+        values.push(now.into());
+        let sql = format!(
+            "UPDATE notices SET value = v.column2, sent_at = ${} \
+             FROM (VALUES {rows}) AS v \
+             WHERE notices.key = v.column1 AND notices.value = v.column3 AND notices.sent_at = v.column4 \
+             RETURNING notices.key",
+            values.len()
+        );
+        won.extend(returned_keys(db, sql, values).await?);
+    }
+    for &i in first.iter().chain(replace.iter().map(|(i, _, _)| i)) {
+        if won.contains(&items[i].0) {
             claimed.send.push(i);
         } else {
             claimed.again = true;
         }
     }
+    claimed.send.sort_unstable();
     Ok(claimed)
+}
+
+/// `($1, $2, …), ($k, …)` for rows of values, and the values in order.
+fn value_rows(rows: impl Iterator<Item = Vec<sea_orm::Value>>) -> (String, Vec<sea_orm::Value>) {
+    let mut values = Vec::new();
+    let mut tuples = Vec::new();
+    for row in rows {
+        tuples.push(format!("({})", placeholders(values.len() + 1, row.len())));
+        values.extend(row);
+    }
+    (tuples.join(", "), values)
+}
+
+/// The `key` column of the rows a statement returned.
+async fn returned_keys(
+    db: &impl ConnectionTrait,
+    sql: String,
+    values: Vec<sea_orm::Value>,
+) -> AppResult<Vec<String>> {
+    #[derive(FromQueryResult)]
+    struct Key {
+        key: String,
+    }
+    let statement = Statement::from_sql_and_values(db.get_database_backend(), sql, values);
+    Ok(Key::find_by_statement(statement)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|k| k.key)
+        .collect())
 }
 
 /// Forgets notices older than `age_ms` (at worst one is sent again).
@@ -94,4 +154,76 @@ pub async fn forget_older_than(db: &impl ConnectionTrait, age_ms: i64) -> AppRes
         ))
         .await?;
     Ok(result.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+    async fn db() -> (tempfile::TempDir, DatabaseConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/n.db?mode=rwc", dir.path().display());
+        let mut options = ConnectOptions::new(url);
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        Migrator::up(&db, None).await.unwrap();
+        (dir, db)
+    }
+
+    fn items(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sends_each_change_once_and_a_change_within_the_window_later() {
+        let (_dir, db) = db().await;
+        let first = items(&[("a", "1"), ("b", "1")]);
+        let claimed = claim(&db, &first, 0).await.unwrap();
+        assert_eq!(
+            claimed,
+            Claimed {
+                send: vec![0, 1],
+                again: false
+            }
+        );
+        // The same values: nothing to send.
+        assert_eq!(claim(&db, &first, 0).await.unwrap(), Claimed::default());
+        // b changed, within the window: not now, look again.
+        let changed = items(&[("a", "1"), ("b", "2"), ("c", "1")]);
+        let claimed = claim(&db, &changed, 60_000).await.unwrap();
+        assert_eq!(
+            claimed,
+            Claimed {
+                send: vec![2],
+                again: true
+            }
+        );
+        // Past the window (0 ms): b is sent, c is not again.
+        let claimed = claim(&db, &changed, 0).await.unwrap();
+        assert_eq!(
+            claimed,
+            Claimed {
+                send: vec![1],
+                again: false
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_queue_of_thousands_is_claimed_in_chunks() {
+        let (_dir, db) = db().await;
+        let n = 2 * CHUNK + 7;
+        let keys: Vec<String> = (0..n).map(|i| format!("q:{i}")).collect();
+        let one: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), "1".into())).collect();
+        assert_eq!(claim(&db, &one, 0).await.unwrap().send.len(), n);
+        let two: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), "2".into())).collect();
+        let claimed = claim(&db, &two, 0).await.unwrap();
+        assert_eq!(claimed.send, (0..n).collect::<Vec<_>>());
+        assert!(!claimed.again);
+    }
 }
