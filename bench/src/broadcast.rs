@@ -40,7 +40,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
 use crate::cli::{BroadcastArgs, HolderArgs};
-use crate::net::{Sources, raise_fd_limit};
+use crate::net::{Sources, post_json, raise_fd_limit};
 use crate::report::{histogram, line_ms, summary_ms};
 use crate::server::{Server, open_fds_of};
 use crate::sio::{Client, Incoming};
@@ -568,24 +568,21 @@ async fn create_key(
     addr: SocketAddr,
     admin: &str,
 ) -> anyhow::Result<String> {
-    let response = http
-        .post(format!("http://{addr}/api/api-keys"))
-        .bearer_auth(admin)
-        .json(&json!({ "name": "switchboard-bench broadcast" }))
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    if !status.is_success() {
-        bail!("POST /api/api-keys: {status} {body}");
-    }
+    let body = post_json(
+        http,
+        addr,
+        "/api/api-keys",
+        admin,
+        &json!({ "name": "switchboard-bench broadcast" }),
+    )
+    .await?;
     body.get("key")
         .and_then(Value::as_str)
         .map(str::to_owned)
         .context("POST /api/api-keys: no key")
 }
 
-/// `POST /api/server/publish` to the key's tenant: 202 expected.
+/// `POST /api/server/publish` to the key's tenant (202).
 async fn publish(
     http: &reqwest::Client,
     addr: SocketAddr,
@@ -593,23 +590,12 @@ async fn publish(
     n: u32,
     sent_at_us: i64,
 ) -> anyhow::Result<()> {
-    let response = http
-        .post(format!("http://{addr}/api/server/publish"))
-        .bearer_auth(key)
-        .json(&json!({
-            "event": EVENT,
-            "data": { "n": n, "sentAtUs": sent_at_us },
-            "to": { "tenant": true },
-        }))
-        .send()
-        .await?;
-    let status = response.status();
-    if status.as_u16() != 202 {
-        bail!(
-            "POST /api/server/publish: {status} {}",
-            response.text().await.unwrap_or_default()
-        );
-    }
+    let body = json!({
+        "event": EVENT,
+        "data": { "n": n, "sentAtUs": sent_at_us },
+        "to": { "tenant": true },
+    });
+    post_json(http, addr, "/api/server/publish", key, &body).await?;
     Ok(())
 }
 

@@ -4,7 +4,6 @@ use serde_json::{Value, json};
 
 use crate::cli::ChatArgs;
 use crate::fleet::Fleet;
-use crate::server::Server;
 use crate::token::Minter;
 use crate::webhook;
 use std::time::Duration;
@@ -15,13 +14,7 @@ pub async fn run(mut args: ChatArgs) -> anyhow::Result<Value> {
             .server_arg
             .push("--webhook-allow-private-networks".into());
     }
-    let nodes = Server::start_nodes(
-        &args.server,
-        args.nodes.nodes,
-        args.nodes.redis_url.as_deref(),
-        args.chat.server_send_rate(),
-    )
-    .await?;
+    let nodes = args.nodes.start(&args.server, &args.chat).await?;
     let hook = if args.webhook {
         let (addr, received) = webhook::receiver().await?;
         webhook::register(nodes[0].addr, &Minter::new(&nodes[0].secret), addr).await?;

@@ -190,6 +190,12 @@ pub struct ChatShape {
     /// (0: no probe).
     #[arg(long, default_value_t = 1000)]
     pub stats_probe_ms: u64,
+    /// After the set-up, wait until the server's CPU over one second is
+    /// under this percent (at most 120 s) before measuring: the set-up's
+    /// own aftermath (every agent's `agent-updated` to every agent) is not
+    /// the steady rate. Its length is reported as `settle_s`. 0: no wait.
+    #[arg(long, default_value_t = 20.0)]
+    pub settle_cpu: f64,
 }
 
 impl ChatShape {
@@ -361,6 +367,12 @@ pub struct SoakArgs {
     /// closed by an agent, and leaves (0: no churn).
     #[arg(long, default_value_t = 200.0)]
     pub connect_rate: f64,
+    /// Page views per second beside the visits, open loop: a new customer
+    /// socket connects (the widget on a page; CONNECT acknowledged) and leaves
+    /// without opening a session. Sockets connecting per second are then
+    /// `connect-rate + browse-rate` (plus fresh agents).
+    #[arg(long, default_value_t = 0.0)]
+    pub browse_rate: f64,
     /// Seconds per measured window (one fleet step each).
     #[arg(long, default_value_t = 60.0)]
     pub interval: f64,

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cli::{ChatShape, LoadArgs};
-use crate::net::{Sources, raise_fd_limit};
+use crate::net::{Sources, open_session, raise_fd_limit};
 use crate::report::{histogram, line_ms, own_cpu_seconds, summary_ms};
 use crate::server::Server;
 use crate::sio::{Client, Incoming, event_frame};
@@ -49,6 +49,8 @@ pub struct Fleet {
     base: Instant,
     content: Arc<str>,
     drain: Duration,
+    /// Seconds the server took to calm down after the set-up.
+    settle_s: Option<f64>,
 }
 
 struct Pair {
@@ -75,6 +77,32 @@ impl StepOutcome {
         self.lost == 0 && self.unacked == 0 && self.errors == 0
     }
 }
+
+/// How long until the nodes' CPU over one second is under `percent` of a
+/// core (all nodes together), at most [`SETTLE_MAX`]; `None` if not asked.
+async fn settle(nodes: &[Server], percent: f64) -> anyhow::Result<Option<f64>> {
+    if percent <= 0.0 {
+        return Ok(None);
+    }
+    let cpu = || -> anyhow::Result<f64> { nodes.iter().map(Server::cpu_seconds).sum() };
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let mut last = (Instant::now(), cpu()?);
+    loop {
+        tick.tick().await;
+        let now = (Instant::now(), cpu()?);
+        let busy = 100.0 * (now.1 - last.1) / (now.0 - last.0).as_secs_f64();
+        last = now;
+        if busy < percent || start.elapsed() >= SETTLE_MAX {
+            let waited = start.elapsed().as_secs_f64();
+            eprintln!("settled after {waited:.0} s (server CPU {busy:.0}% over the last second)");
+            return Ok(Some(waited));
+        }
+    }
+}
+
+const SETTLE_MAX: Duration = Duration::from_secs(120);
 
 impl Fleet {
     /// Starts or attaches to the server and sets up `shape.sessions` pairs.
@@ -191,6 +219,7 @@ impl Fleet {
             .cycle()
             .take(shape.message_bytes.max(1))
             .collect();
+        let settle_s = settle(&nodes, shape.settle_cpu).await?;
         let server = nodes.remove(0);
         Ok(Fleet {
             server,
@@ -205,6 +234,7 @@ impl Fleet {
             base,
             content: content.into(),
             drain: Duration::from_secs_f64(shape.drain),
+            settle_s,
         })
     }
 
@@ -341,6 +371,7 @@ impl Fleet {
 
     pub fn totals(&self) -> Value {
         json!({
+            "settle_s": self.settle_s,
             "sessions": self.pairs.len(),
             "agents": self._agents.len(),
             "nodes": 1 + self.others.len(),
@@ -360,30 +391,6 @@ impl Fleet {
             node.stop().await;
         }
     }
-}
-
-/// `POST /api/chat/sessions` as the customer; returns the session id.
-async fn open_session(
-    http: &reqwest::Client,
-    addr: std::net::SocketAddr,
-    token: &str,
-    subject: &str,
-) -> anyhow::Result<String> {
-    let response = http
-        .post(format!("http://{addr}/api/chat/sessions"))
-        .bearer_auth(token)
-        .json(&json!({ "subject": subject }))
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    if !status.is_success() {
-        bail!("open session: {status} {body}");
-    }
-    body.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .context("open session: no id")
 }
 
 /// Connects to `/chat`; returns the client and its events.

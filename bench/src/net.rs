@@ -1,7 +1,11 @@
 //! Loopback source addresses and the file-descriptor limit: what lets one
-//! process hold tens of thousands of client sockets.
+//! process hold tens of thousands of client sockets; and the REST calls
+//! the scenarios make.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
 
 /// Source addresses 127.0.0.2, 127.0.0.3, ... used round-robin: each
 /// (source, destination) pair has only ~28,000 ephemeral ports.
@@ -71,4 +75,48 @@ impl TcpCounters {
             syn_retransmits: self.syn_retransmits.saturating_sub(before.syn_retransmits),
         }
     }
+}
+
+/// `POST` of `body` with a bearer token: the response's JSON (null when it
+/// has none), or an error with the status and body when it is no success.
+pub async fn post_json(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> anyhow::Result<Value> {
+    let response = http
+        .post(format!("http://{addr}{path}"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    if !status.is_success() {
+        bail!("POST {path}: {status} {text:.300}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// `POST /api/chat/sessions` as the customer of `token`: the new session's id.
+pub async fn open_session(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    token: &str,
+    subject: &str,
+) -> anyhow::Result<String> {
+    let body = post_json(
+        http,
+        addr,
+        "/api/chat/sessions",
+        token,
+        &json!({ "subject": subject }),
+    )
+    .await?;
+    body.get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .context("POST /api/chat/sessions: no id")
 }

@@ -7,16 +7,9 @@ use serde_json::{Value, json};
 use crate::chat::merge;
 use crate::cli::RampArgs;
 use crate::fleet::Fleet;
-use crate::server::Server;
 
 pub async fn run(args: RampArgs) -> anyhow::Result<Value> {
-    let nodes = Server::start_nodes(
-        &args.server,
-        args.nodes.nodes,
-        args.nodes.redis_url.as_deref(),
-        args.chat.server_send_rate(),
-    )
-    .await?;
+    let nodes = args.nodes.start(&args.server, &args.chat).await?;
     let mut fleet = Fleet::setup_nodes(nodes, &args.chat, &args.load).await?;
     let mut rate = args.start_rate;
     let mut steps = Vec::new();

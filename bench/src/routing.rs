@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::cli::{RoutingArgs, ServerArgs};
-use crate::net::{Sources, raise_fd_limit};
+use crate::net::{Sources, open_session, raise_fd_limit};
 use crate::report::{histogram, line_ms, own_cpu_seconds, summary_ms};
 use crate::server::Server;
 use crate::sio::{Client, Incoming};
@@ -333,7 +333,7 @@ async fn scenario(args: &RoutingArgs, servers: &mut [Server]) -> anyhow::Result<
         let addr = nodes[j % nodes.len()].addr;
         shared.customers()[j].opened_at = Some(due);
         opens.spawn(async move {
-            let result = open_session(&http, addr, &token, j).await;
+            let result = open_session(&http, addr, &token, &format!("routing bench {j}")).await;
             let took = due.elapsed();
             match result {
                 Ok(id) => {
@@ -967,30 +967,6 @@ async fn customer_loop(j: usize, mut rx: mpsc::UnboundedReceiver<Incoming>, shar
             }
         }
     }
-}
-
-/// `POST /api/chat/sessions` as the customer; returns the session id.
-async fn open_session(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    token: &str,
-    j: usize,
-) -> anyhow::Result<String> {
-    let response = http
-        .post(format!("http://{addr}/api/chat/sessions"))
-        .bearer_auth(token)
-        .json(&json!({ "subject": format!("routing bench {j}") }))
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    if status.as_u16() != 201 {
-        bail!("open session: {status} {body}");
-    }
-    body.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .context("open session: no id")
 }
 
 async fn get_json(

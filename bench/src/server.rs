@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::cli::ServerArgs;
+use crate::cli::{ChatShape, NodeArgs, ServerArgs};
 
 /// A server the bench talks to; kills the process it started on drop.
 pub struct Server {
@@ -26,6 +26,23 @@ pub struct Server {
     log: Arc<LogCounts>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
+}
+
+impl NodeArgs {
+    /// The nodes of a chat fleet of `shape` (its send limit).
+    pub async fn start(
+        &self,
+        server: &ServerArgs,
+        shape: &ChatShape,
+    ) -> anyhow::Result<Vec<Server>> {
+        Server::start_nodes(
+            server,
+            self.nodes,
+            self.redis_url.as_deref(),
+            shape.server_send_rate(),
+        )
+        .await
+    }
 }
 
 impl Server {

@@ -20,6 +20,8 @@ pub async fn run(mut args: SmokeArgs) -> anyhow::Result<Value> {
         send_limit: 1_000_000,
         agents: None,
         stats_probe_ms: 0,
+        // A smoke test measures nothing that the set-up could disturb.
+        settle_cpu: 0.0,
     };
     let server = Server::start(&args.server, Some(shape.send_limit)).await?;
     let mut fleet = Fleet::setup(server, &shape, &args.load).await?;

@@ -7,8 +7,11 @@
 //! checked); an agent joins it (which takes it) and closes it
 //! (`close-session`, ack checked); then both leave: the customer's socket
 //! disconnects, and a pooled agent leaves the session's room (a fresh agent,
-//! `--churn-agents 0`, disconnects instead). Visits in flight are bounded
-//! (`--max-in-flight`): a visit due at the bound is skipped and counted.
+//! `--churn-agents 0`, disconnects instead). Beside them, at `--browse-rate`,
+//! *page views*: a new customer's socket connects and leaves without a
+//! session (the widget on a page nobody chats from). Visits and page views
+//! in flight are bounded (`--max-in-flight` each): one due at the bound is
+//! skipped and counted.
 //!
 //! Every `--sample-every` seconds the server's RSS (`VmRSS`), open fds
 //! (`/proc/<pid>/fd`), threads, and from `GET /metrics` its alive tokio
@@ -33,7 +36,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use crate::chat::merge;
 use crate::cli::SoakArgs;
 use crate::fleet::Fleet;
-use crate::net::{Sources, raise_fd_limit};
+use crate::net::{Sources, open_session, raise_fd_limit};
 use crate::report::{histogram, line_ms, summary_ms};
 use crate::server::{Server, open_fds_of, threads_of};
 use crate::sio::{Client, Incoming};
@@ -52,8 +55,8 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<Value> {
     if args.rate <= 0.0 || args.chat.sessions == 0 {
         bail!("the steady fleet needs a positive --rate and --sessions");
     }
-    if args.connect_rate < 0.0 {
-        bail!("--connect-rate must not be negative");
+    if args.connect_rate < 0.0 || args.browse_rate < 0.0 {
+        bail!("--connect-rate and --browse-rate must not be negative");
     }
     raise_fd_limit();
     let server = Server::start(&args.server, args.chat.server_send_rate()).await?;
@@ -117,10 +120,22 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
         pool,
         stats: stats.clone(),
     });
+    // Page views: sockets of their own, counted apart from the visits.
+    let browses = Arc::new(Churn {
+        addr: server.addr,
+        http: http.clone(),
+        minter: Minter::new(&server.secret),
+        sources: Sources::new(args.load.source_addrs),
+        tenant: tenant.clone(),
+        run,
+        timeout,
+        pool: Vec::new(),
+        stats: Arc::new(ChurnStats::default()),
+    });
 
     let windows = (args.duration / args.interval).ceil().max(1.0) as u32;
     eprintln!(
-        "soak: {} s in {windows} windows of {} s; steady chat {} msg/s over {} sessions; churn {} visits/s ({}), at most {} in flight",
+        "soak: {} s in {windows} windows of {} s; steady chat {} msg/s over {} sessions; churn {} visits/s ({}) and {} page views/s, at most {} in flight each",
         args.duration,
         args.interval,
         args.rate,
@@ -131,6 +146,7 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
         } else {
             format!("{} pooled agents", churn.pool.len())
         },
+        args.browse_rate,
         args.max_in_flight
     );
     let t0 = Instant::now();
@@ -149,12 +165,24 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
     let scheduler = (args.connect_rate > 0.0).then(|| {
         tokio::spawn(churn_loop(
             churn.clone(),
+            Kind::Visit,
             args.connect_rate,
             args.max_in_flight,
             t0,
             stop.clone(),
         ))
     });
+    let browser = (args.browse_rate > 0.0).then(|| {
+        tokio::spawn(churn_loop(
+            browses.clone(),
+            Kind::Browse,
+            args.browse_rate,
+            args.max_in_flight,
+            t0,
+            stop.clone(),
+        ))
+    });
+    let mut browses_before = browses.stats.counts();
 
     let mut window_json = Vec::new();
     let mut p99s = Vec::new();
@@ -170,6 +198,10 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
         let churn_window = churn_now.since(&churn_before);
         churn_before = churn_now;
         let visit_ms = stats.take_window_latency();
+        let browses_now = browses.stats.counts();
+        let browse_window = browses_now.since(&browses_before);
+        browses_before = browses_now;
+        let browse_ms = browses.stats.take_window_latency();
         sent += outcome.sent;
         lost += outcome.lost;
         unacked += outcome.unacked;
@@ -178,7 +210,7 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
         let p99 = delivery["p99"].as_f64();
         p99s.push(p99);
         eprintln!(
-            "window {step}/{windows} at {:.0} s: delivery p50 {} p99 {} max {} ms, sent {}, lost {}; server CPU {:.0}%; {}; churn: {} done, {} failed, {} skipped at the bound, {} in flight, visit {}",
+            "window {step}/{windows} at {:.0} s: delivery p50 {} p99 {} max {} ms, sent {}, lost {}; server CPU {:.0}%; {}; churn: {} done, {} failed, {} skipped at the bound, {} in flight, visit {}; page views: {} done, {} failed, {} skipped",
             at.t_s,
             fmt_ms(delivery["p50"].as_f64()),
             fmt_ms(p99),
@@ -192,6 +224,9 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
             churn_window.skipped,
             stats.in_flight.load(Ordering::Relaxed),
             line_ms(&visit_ms),
+            browse_window.done,
+            browse_window.failed,
+            browse_window.skipped,
         );
         window_json.push(json!({
             "step": step,
@@ -222,6 +257,13 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
                 "in_flight_end": stats.in_flight.load(Ordering::Relaxed),
                 "visit_ms": summary_ms(&visit_ms),
             },
+            "page_views": {
+                "started": browse_window.started,
+                "done": browse_window.done,
+                "failed": browse_window.failed,
+                "skipped_at_bound": browse_window.skipped,
+                "connect_ms": summary_ms(&browse_ms),
+            },
             "error_samples": outcome.json["error_samples"],
         }));
         if !fleet.server.alive() {
@@ -232,12 +274,15 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
 
     // The end: no more visits, wait for those in flight, then everyone leaves.
     stop.store(true, Ordering::Relaxed);
-    if let Some(scheduler) = scheduler {
+    for scheduler in [scheduler, browser].into_iter().flatten() {
         scheduler.await?;
     }
     let drain_limit = timeout * 8;
     let drain_start = Instant::now();
-    while stats.in_flight.load(Ordering::Relaxed) > 0 && drain_start.elapsed() < drain_limit {
+    let in_flight = || {
+        stats.in_flight.load(Ordering::Relaxed) + browses.stats.in_flight.load(Ordering::Relaxed)
+    };
+    while in_flight() > 0 && drain_start.elapsed() < drain_limit {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let unfinished = stats.in_flight.load(Ordering::Relaxed);
@@ -249,6 +294,19 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
     let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(|e| e.into_inner()));
     let churn_totals = stats.counts();
     let churn_json = churn.summary(&churn_totals, args, unfinished);
+    let browse_totals = browses.stats.counts();
+    let browse_json = browses.summary(&browse_totals, args, 0);
+    if args.browse_rate > 0.0 {
+        eprintln!(
+            "page views: {} started, {} done, {} failed {}, {} skipped at the bound; connect {}",
+            browse_totals.started,
+            browse_totals.done,
+            browse_totals.failed,
+            browse_json["failed_by_stage"],
+            browse_totals.skipped,
+            line_ms(&browses.stats.inner().all)
+        );
+    }
     eprintln!(
         "churn: {} visits started, {} done, {} failed {}, {} skipped at the bound",
         churn_totals.started,
@@ -263,6 +321,7 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
     let fleet_totals = fleet.totals();
     let pool_disconnects = stats.closed.load(Ordering::Relaxed);
     drop(churn);
+    drop(browses);
     eprintln!("every client leaves: churn agents, then the fleet");
     fleet.finish().await;
     let leave_start = Instant::now();
@@ -344,6 +403,7 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
         "interval_s": args.interval,
         "rate": args.rate,
         "connect_rate": args.connect_rate,
+        "browse_rate": args.browse_rate,
         "server_send_rate_limit": args.chat.send_limit,
         "sent": sent,
         "lost": lost,
@@ -370,6 +430,7 @@ async fn scenario(args: &SoakArgs, server: &Server) -> anyhow::Result<Value> {
             "settled_tasks": diff_opt(settled.tasks, baseline.tasks),
         },
         "churn": churn_json,
+        "page_views": browse_json,
         "churn_agent_disconnects": pool_disconnects,
         "server_log_warnings": warnings,
         "server_log_errors": log_errors,
@@ -685,6 +746,7 @@ impl Churn {
 /// The open-loop schedule of visits: visit v is due at `start + v / rate`.
 async fn churn_loop(
     churn: Arc<Churn>,
+    kind: Kind,
     rate: f64,
     max_in_flight: usize,
     t0: Instant,
@@ -717,12 +779,30 @@ async fn churn_loop(
         churn.stats.started.fetch_add(1, Ordering::Relaxed);
         let now = churn.stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         churn.stats.in_flight_max.fetch_max(now, Ordering::Relaxed);
-        tokio::spawn(visit_task(churn.clone(), v, due, permit));
+        tokio::spawn(visit_task(churn.clone(), kind, v, due, permit));
     }
 }
 
-async fn visit_task(churn: Arc<Churn>, v: u64, due: Instant, permit: OwnedSemaphorePermit) {
-    let result = visit(&churn, v).await;
+/// What an open-loop arrival does.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A customer with a session: see the module's documentation.
+    Visit,
+    /// A page view: connect (CONNECT acknowledged), leave.
+    Browse,
+}
+
+async fn visit_task(
+    churn: Arc<Churn>,
+    kind: Kind,
+    v: u64,
+    due: Instant,
+    permit: OwnedSemaphorePermit,
+) {
+    let result = match kind {
+        Kind::Visit => visit(&churn, v).await,
+        Kind::Browse => browse(&churn, v).await,
+    };
     churn.stats.finished(result, due.elapsed());
     churn.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
     drop(permit);
@@ -765,10 +845,13 @@ async fn visit(c: &Churn, v: u64) -> Result<(), Stage> {
         stats: &c.stats,
         at: Instant::now(),
     };
-    let session_id = tokio::time::timeout(c.timeout, open_session(&c.http, c.addr, &token, v))
-        .await
-        .map_err(|_| ("open", "timed out".to_string()))?
-        .map_err(|e| ("open", format!("{e:#}")))?;
+    let session_id = tokio::time::timeout(
+        c.timeout,
+        open_session(&c.http, c.addr, &token, &format!("soak visit {v}")),
+    )
+    .await
+    .map_err(|_| ("open", "timed out".to_string()))?
+    .map_err(|e| ("open", format!("{e:#}")))?;
     lap.done("open");
     let customer = Peer::connect(
         c.addr,
@@ -863,28 +946,27 @@ async fn visit(c: &Churn, v: u64) -> Result<(), Stage> {
     Ok(())
 }
 
-/// `POST /api/chat/sessions` as the customer: 201 and the new session's id.
-async fn open_session(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    token: &str,
-    v: u64,
-) -> anyhow::Result<String> {
-    let response = http
-        .post(format!("http://{addr}/api/chat/sessions"))
-        .bearer_auth(token)
-        .json(&json!({ "subject": format!("soak visit {v}") }))
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    if status.as_u16() != 201 {
-        bail!("{status} {body:.200}");
-    }
-    body.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .context("no id")
+/// A page view: a new customer's socket connects and leaves.
+async fn browse(c: &Churn, v: u64) -> Result<(), Stage> {
+    let token = c
+        .minter
+        .mint_in(
+            &format!("browse-{}-c{v}", c.run),
+            "customer",
+            Some(&c.tenant),
+        )
+        .map_err(|e| ("token", e.to_string()))?;
+    let customer = Peer::connect(
+        c.addr,
+        c.sources.pick(v as usize),
+        &token,
+        c.timeout,
+        c.stats.clone(),
+    )
+    .await
+    .map_err(|e| ("connect", format!("{e:#}")))?;
+    drop(customer);
+    Ok(())
 }
 
 /// A socket whose acks are matched to the calls that wait for them, so one

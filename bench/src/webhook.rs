@@ -83,18 +83,15 @@ pub async fn register(
     receiver: SocketAddr,
 ) -> anyhow::Result<()> {
     let admin = minter.mint("bench-admin", "admin")?;
-    let response = reqwest::Client::new()
-        .post(format!("http://{server}/api/webhooks"))
-        .bearer_auth(admin)
-        .json(&json!({ "url": format!("http://{receiver}/hook"), "events": ["message.created"] }))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status().is_success(),
-        "registering the webhook: {} {}",
-        response.status(),
-        response.text().await.unwrap_or_default()
-    );
+    let body = json!({ "url": format!("http://{receiver}/hook"), "events": ["message.created"] });
+    crate::net::post_json(
+        &reqwest::Client::new(),
+        server,
+        "/api/webhooks",
+        &admin,
+        &body,
+    )
+    .await?;
     Ok(())
 }
 
