@@ -6,8 +6,6 @@
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -55,12 +53,7 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-        let mut options = ConnectOptions::new(url);
-        options.max_connections(1).sqlx_logging(false);
-        let db = Database::connect(options).await.unwrap();
-        Migrator::up(&db, None).await.unwrap();
+        let (dir, db) = crate::db::scratch().await;
         let (tx, stats) = mpsc::unbounded_channel();
         let recorder = Arc::new(Recorder {
             events: Mutex::default(),

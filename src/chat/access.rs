@@ -125,13 +125,7 @@ mod tests {
     use super::*;
 
     fn user(id: &str, role: Role, tenant: &str) -> User {
-        User {
-            id: id.into(),
-            tenant: tenant.into(),
-            role,
-            name: None,
-            email: None,
-        }
+        User::test(tenant, id, role)
     }
 
     fn session(customer: &str, agent: Option<&str>) -> session::Model {

@@ -110,6 +110,18 @@ pub struct User {
 }
 
 impl User {
+    /// A user without name or e-mail, for tests.
+    #[cfg(test)]
+    pub fn test(tenant: &str, id: &str, role: Role) -> User {
+        User {
+            id: id.into(),
+            tenant: tenant.into(),
+            role,
+            name: None,
+            email: None,
+        }
+    }
+
     pub fn user_ref(&self) -> UserRef {
         UserRef {
             id: self.id.clone(),

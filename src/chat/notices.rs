@@ -159,18 +159,7 @@ pub async fn forget_older_than(db: &impl ConnectionTrait, age_ms: i64) -> AppRes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use migration::{Migrator, MigratorTrait};
-    use sea_orm::{ConnectOptions, Database, DatabaseConnection};
-
-    async fn db() -> (tempfile::TempDir, DatabaseConnection) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/n.db?mode=rwc", dir.path().display());
-        let mut options = ConnectOptions::new(url);
-        options.max_connections(1).sqlx_logging(false);
-        let db = Database::connect(options).await.unwrap();
-        Migrator::up(&db, None).await.unwrap();
-        (dir, db)
-    }
+    use crate::db::scratch as db;
 
     fn items(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -82,13 +82,7 @@ mod tests {
     use crate::chat::Role;
 
     fn user(tenant: &str, id: &str, role: Role) -> User {
-        User {
-            id: id.into(),
-            tenant: tenant.into(),
-            role,
-            name: None,
-            email: None,
-        }
+        User::test(tenant, id, role)
     }
 
     #[test]
