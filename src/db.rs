@@ -198,17 +198,3 @@ pub async fn writable(db: &DatabaseConnection) -> Result<(), DbErr> {
     txn.rollback().await?;
     probe.map(|_| ())
 }
-
-/// A migrated SQLite database in a temporary directory, for tests (one
-/// connection: the writer alone).
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-pub async fn scratch() -> (tempfile::TempDir, DatabaseConnection) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
-    let mut options = ConnectOptions::new(url);
-    options.max_connections(1).sqlx_logging(false);
-    let db = Database::connect(options).await.unwrap();
-    Migrator::up(&db, None).await.unwrap();
-    (dir, db)
-}

@@ -39,6 +39,8 @@ pub mod http;
 pub mod metrics;
 pub mod realtime;
 pub mod redis_driver;
+#[cfg(test)]
+mod scratch;
 pub mod shutdown;
 pub mod startup;
 pub mod storage;

@@ -78,30 +78,6 @@ impl StepOutcome {
     }
 }
 
-/// How long until the nodes' CPU over one second is under `percent` of a
-/// core (all nodes together), at most [`SETTLE_MAX`]; `None` if not asked.
-async fn settle(nodes: &[Server], percent: f64) -> anyhow::Result<Option<f64>> {
-    if percent <= 0.0 {
-        return Ok(None);
-    }
-    let cpu = || -> anyhow::Result<f64> { nodes.iter().map(Server::cpu_seconds).sum() };
-    let start = Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.tick().await;
-    let mut last = (Instant::now(), cpu()?);
-    loop {
-        tick.tick().await;
-        let now = (Instant::now(), cpu()?);
-        let busy = 100.0 * (now.1 - last.1) / (now.0 - last.0).as_secs_f64();
-        last = now;
-        if busy < percent || start.elapsed() >= SETTLE_MAX {
-            let waited = start.elapsed().as_secs_f64();
-            eprintln!("settled after {waited:.0} s (server CPU {busy:.0}% over the last second)");
-            return Ok(Some(waited));
-        }
-    }
-}
-
 const SETTLE_MAX: Duration = Duration::from_secs(120);
 
 impl Fleet {
@@ -219,9 +195,8 @@ impl Fleet {
             .cycle()
             .take(shape.message_bytes.max(1))
             .collect();
-        let settle_s = settle(&nodes, shape.settle_cpu).await?;
         let server = nodes.remove(0);
-        Ok(Fleet {
+        let mut fleet = Fleet {
             server,
             others: nodes,
             pairs,
@@ -234,12 +209,40 @@ impl Fleet {
             base,
             content: content.into(),
             drain: Duration::from_secs_f64(shape.drain),
-            settle_s,
-        })
+            settle_s: None,
+        };
+        fleet.settle_s = fleet.settle(shape.settle_cpu).await?;
+        Ok(fleet)
     }
 
     fn nodes(&self) -> impl Iterator<Item = &Server> {
         std::iter::once(&self.server).chain(&self.others)
+    }
+
+    /// How long until the nodes' CPU over one second is under `percent`
+    /// of a core (all nodes together), at most [`SETTLE_MAX`]; `None` if
+    /// not asked.
+    async fn settle(&self, percent: f64) -> anyhow::Result<Option<f64>> {
+        if percent <= 0.0 {
+            return Ok(None);
+        }
+        let start = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.tick().await;
+        let mut last = (Instant::now(), self.cpu_seconds()?);
+        loop {
+            tick.tick().await;
+            let now = (Instant::now(), self.cpu_seconds()?);
+            let busy = 100.0 * (now.1 - last.1) / (now.0 - last.0).as_secs_f64();
+            last = now;
+            if busy < percent || start.elapsed() >= SETTLE_MAX {
+                let waited = start.elapsed().as_secs_f64();
+                eprintln!(
+                    "settled after {waited:.0} s (server CPU {busy:.0}% over the last second)"
+                );
+                return Ok(Some(waited));
+            }
+        }
     }
 
     /// CPU seconds of every node together.

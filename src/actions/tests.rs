@@ -53,7 +53,7 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Self {
-        let (dir, db) = crate::db::scratch().await;
+        let (dir, db) = crate::scratch::db().await;
         let (tx, stats) = mpsc::unbounded_channel();
         let recorder = Arc::new(Recorder {
             events: Mutex::default(),

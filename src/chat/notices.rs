@@ -159,7 +159,7 @@ pub async fn forget_older_than(db: &impl ConnectionTrait, age_ms: i64) -> AppRes
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::scratch as db;
+    use crate::scratch::db;
 
     fn items(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
