@@ -49,6 +49,8 @@ pub struct Fleet {
     base: Instant,
     content: Arc<str>,
     drain: Duration,
+    /// Wall seconds of the set-up, and the nodes' CPU seconds in it.
+    setup: (f64, f64),
     /// Seconds the server took to calm down after the set-up.
     settle_s: Option<f64>,
 }
@@ -103,6 +105,7 @@ impl Fleet {
         }
         raise_fd_limit();
         let base = Instant::now();
+        let cpu_before = cpu_seconds(&nodes)?;
         let recorder = Arc::new(Recorder::default());
         let minter = Arc::new(Minter::new(&nodes[0].secret));
         let sources = Arc::new(Sources::new(load.source_addrs));
@@ -195,6 +198,14 @@ impl Fleet {
             .cycle()
             .take(shape.message_bytes.max(1))
             .collect();
+        let setup = (
+            base.elapsed().as_secs_f64(),
+            cpu_seconds(&nodes)? - cpu_before,
+        );
+        eprintln!(
+            "set up in {:.1} s, {:.1} CPU s on the node(s)",
+            setup.0, setup.1
+        );
         let server = nodes.remove(0);
         let mut fleet = Fleet {
             server,
@@ -209,6 +220,7 @@ impl Fleet {
             base,
             content: content.into(),
             drain: Duration::from_secs_f64(shape.drain),
+            setup,
             settle_s: None,
         };
         fleet.settle_s = fleet.settle(shape.settle_cpu).await?;
@@ -247,7 +259,7 @@ impl Fleet {
 
     /// CPU seconds of every node together.
     fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        self.nodes().map(Server::cpu_seconds).sum()
+        cpu_seconds(self.nodes())
     }
 
     /// Sends at `rate` for `duration` seconds (step `step`), waits for late
@@ -374,6 +386,8 @@ impl Fleet {
 
     pub fn totals(&self) -> Value {
         json!({
+            "setup_s": self.setup.0,
+            "setup_cpu_s": self.setup.1,
             "settle_s": self.settle_s,
             "sessions": self.pairs.len(),
             "agents": self._agents.len(),
@@ -394,6 +408,11 @@ impl Fleet {
             node.stop().await;
         }
     }
+}
+
+/// CPU seconds of `nodes` together.
+fn cpu_seconds<'a>(nodes: impl IntoIterator<Item = &'a Server>) -> anyhow::Result<f64> {
+    nodes.into_iter().map(Server::cpu_seconds).sum()
 }
 
 /// Connects to `/chat`; returns the client and its events.

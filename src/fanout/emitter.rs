@@ -15,6 +15,7 @@ use socketioxide_core::adapter::Room;
 
 use super::presence::Presence;
 use super::rooms;
+use super::single_flight::SingleFlight;
 
 /// An event's name: ours are fixed; a backend's (`POST /api/server/publish`)
 /// are its own.
@@ -51,8 +52,9 @@ pub struct SocketEmitter<A: Adapter> {
     /// This node's connected users, kept by the connection handlers.
     pub presence: Presence,
     /// Other nodes share the rooms (the Redis adapter): presence is then
-    /// asked of every node.
+    /// asked of every node, one request per tenant at a time.
     clustered: bool,
+    asks: SingleFlight<String, (usize, usize)>,
 }
 
 impl<A: Adapter> SocketEmitter<A> {
@@ -62,6 +64,7 @@ impl<A: Adapter> SocketEmitter<A> {
             namespace,
             presence: Presence::default(),
             clustered,
+            asks: SingleFlight::default(),
         }
     }
 
@@ -106,9 +109,14 @@ impl<A: Adapter> Emitter for SocketEmitter<A> {
                 return self.presence.counts(tenant);
             }
             let Some(ns) = self.chat() else { return (0, 0) };
-            let agents = self.users_in(&ns, tenant, rooms::agents(tenant)).await;
-            let customers = self.users_in(&ns, tenant, rooms::customers(tenant)).await;
-            (agents, customers)
+            let key = tenant.to_owned();
+            self.asks
+                .run(&key, || async {
+                    let agents = self.users_in(&ns, tenant, rooms::agents(tenant)).await;
+                    let customers = self.users_in(&ns, tenant, rooms::customers(tenant)).await;
+                    (agents, customers)
+                })
+                .await
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod emitter;
 pub mod notify;
 pub mod presence;
 pub mod rooms;
+pub mod single_flight;
 pub mod stats;
 pub mod typing;
 
