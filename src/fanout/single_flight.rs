@@ -22,8 +22,9 @@ pub struct SingleFlight<K, V> {
     /// Tickets, drawn on arrival and when a question starts: an answer is
     /// fresh for a caller if its question's ticket is the larger.
     tickets: AtomicU64,
-    /// One slot per key, kept (a key is a tenant: few, and small). A
-    /// `std` mutex: only looked up, never held across an `.await`.
+    /// One slot per key ever asked about here, kept: a key is a tenant,
+    /// about 100 bytes each. A `std` mutex: only looked up, never held
+    /// across an `.await`.
     slots: Mutex<HashMap<K, Slot<V>>>,
 }
 
