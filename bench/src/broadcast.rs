@@ -40,7 +40,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
 use crate::cli::{BroadcastArgs, HolderArgs};
-use crate::net::{Sources, post_json, raise_fd_limit};
+use crate::net::{Sources, post_for_field, post_json, raise_fd_limit};
 use crate::report::{histogram, line_ms, summary_ms};
 use crate::server::{Server, open_fds_of};
 use crate::sio::{Client, Incoming};
@@ -568,18 +568,8 @@ async fn create_key(
     addr: SocketAddr,
     admin: &str,
 ) -> anyhow::Result<String> {
-    let body = post_json(
-        http,
-        addr,
-        "/api/api-keys",
-        admin,
-        &json!({ "name": "switchboard-bench broadcast" }),
-    )
-    .await?;
-    body.get("key")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .context("POST /api/api-keys: no key")
+    let body = json!({ "name": "switchboard-bench broadcast" });
+    post_for_field(http, addr, "/api/api-keys", admin, &body, "key").await
 }
 
 /// `POST /api/server/publish` to the key's tenant (202).

@@ -86,18 +86,50 @@ pub async fn post_json(
     token: &str,
     body: &Value,
 ) -> anyhow::Result<Value> {
-    let response = http
-        .post(format!("http://{addr}{path}"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await?;
+    let request = http.post(format!("http://{addr}{path}")).json(body);
+    json_reply(request.bearer_auth(token), "POST", path).await
+}
+
+/// `GET` with a bearer token, as [`post_json`].
+pub async fn get_json(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    path: &str,
+    token: &str,
+) -> anyhow::Result<Value> {
+    let request = http.get(format!("http://{addr}{path}"));
+    json_reply(request.bearer_auth(token), "GET", path).await
+}
+
+async fn json_reply(
+    request: reqwest::RequestBuilder,
+    method: &str,
+    path: &str,
+) -> anyhow::Result<Value> {
+    let response = request.send().await?;
     let status = response.status();
     let text = response.text().await?;
     if !status.is_success() {
-        bail!("POST {path}: {status} {text:.300}");
+        bail!("{method} {path}: {status} {text:.300}");
     }
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// [`post_json`], then the string `field` of the response.
+pub async fn post_for_field(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    path: &str,
+    token: &str,
+    body: &Value,
+    field: &str,
+) -> anyhow::Result<String> {
+    let reply = post_json(http, addr, path, token, body).await?;
+    reply
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .with_context(|| format!("POST {path}: no {field}"))
 }
 
 /// `POST /api/chat/sessions` as the customer of `token`: the new session's id.
@@ -107,16 +139,6 @@ pub async fn open_session(
     token: &str,
     subject: &str,
 ) -> anyhow::Result<String> {
-    let body = post_json(
-        http,
-        addr,
-        "/api/chat/sessions",
-        token,
-        &json!({ "subject": subject }),
-    )
-    .await?;
-    body.get("id")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .context("POST /api/chat/sessions: no id")
+    let body = json!({ "subject": subject });
+    post_for_field(http, addr, "/api/chat/sessions", token, &body, "id").await
 }

@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::cli::{RoutingArgs, ServerArgs};
-use crate::net::{Sources, open_session, raise_fd_limit};
+use crate::net::{Sources, get_json, open_session, raise_fd_limit};
 use crate::report::{histogram, line_ms, own_cpu_seconds, summary_ms};
 use crate::server::Server;
 use crate::sio::{Client, Incoming};
@@ -967,25 +967,6 @@ async fn customer_loop(j: usize, mut rx: mpsc::UnboundedReceiver<Incoming>, shar
             }
         }
     }
-}
-
-async fn get_json(
-    http: &reqwest::Client,
-    addr: SocketAddr,
-    path: &str,
-    token: &str,
-) -> anyhow::Result<Value> {
-    let response = http
-        .get(format!("http://{addr}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await?;
-    let status = response.status();
-    let body: Value = response.json().await?;
-    if !status.is_success() {
-        bail!("GET {path}: {status} {body}");
-    }
-    Ok(body)
 }
 
 /// Every pending session of the tenant, newest first as the API lists them,

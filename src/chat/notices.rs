@@ -5,10 +5,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sea_orm::{ConnectionTrait, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, FromQueryResult, Value};
 
 use super::clock::now_ms;
-use super::routing::sql::placeholders;
+use super::routing::sql::{all, execute, placeholders, value_rows};
 use crate::error::AppResult;
 
 /// What [`claim`] decided.
@@ -39,17 +39,14 @@ pub async fn claim(
         value: String,
         sent_at: i64,
     }
-    let backend = db.get_database_backend();
     let mut last: HashMap<String, (String, i64)> = HashMap::new();
     for chunk in items.chunks(CHUNK) {
         let sql = format!(
             "SELECT key, value, sent_at FROM notices WHERE key IN ({})",
             placeholders(1, chunk.len())
         );
-        let values: Vec<sea_orm::Value> = chunk.iter().map(|(k, _)| k.clone().into()).collect();
-        let rows = Last::find_by_statement(Statement::from_sql_and_values(backend, sql, values))
-            .all(db)
-            .await?;
+        let values: Vec<Value> = chunk.iter().map(|(k, _)| k.clone().into()).collect();
+        let rows: Vec<Last> = all(db, &sql, values).await?;
         last.extend(rows.into_iter().map(|r| (r.key, (r.value, r.sent_at))));
     }
     let now = now_ms();
@@ -71,28 +68,34 @@ pub async fn claim(
     // thousands waiting (issue 18).
     let mut won: HashSet<String> = HashSet::new();
     for chunk in first.chunks(CHUNK) {
-        let rows = chunk.iter().map(|&i| {
-            let (key, value) = &items[i];
-            vec![key.clone().into(), value.clone().into(), now.into()]
-        });
-        let (rows, values) = value_rows(rows);
+        let rows: Vec<[Value; 3]> = chunk
+            .iter()
+            .map(|&i| {
+                let (key, value) = &items[i];
+                [key.clone().into(), value.clone().into(), now.into()]
+            })
+            .collect();
+        let (rows, values) = value_rows(&rows);
         let sql = format!(
             "INSERT INTO notices (key, value, sent_at) VALUES {rows} \
              ON CONFLICT (key) DO NOTHING RETURNING key"
         );
-        won.extend(returned_keys(db, sql, values).await?);
+        won.extend(returned_keys(db, &sql, values).await?);
     }
     for chunk in replace.chunks(CHUNK) {
-        let rows = chunk.iter().map(|&(i, sent, at)| {
-            let (key, value) = &items[i];
-            vec![
-                key.clone().into(),
-                value.clone().into(),
-                sent.to_string().into(),
-                at.into(),
-            ]
-        });
-        let (rows, mut values) = value_rows(rows);
+        let rows: Vec<[Value; 4]> = chunk
+            .iter()
+            .map(|&(i, sent, at)| {
+                let (key, value) = &items[i];
+                [
+                    key.clone().into(),
+                    value.clone().into(),
+                    sent.to_string().into(),
+                    at.into(),
+                ]
+            })
+            .collect();
+        let (rows, mut values) = value_rows(&rows);
         values.push(now.into());
         let sql = format!(
             "UPDATE notices SET value = v.column2, sent_at = ${} \
@@ -101,7 +104,7 @@ pub async fn claim(
              RETURNING notices.key",
             values.len()
         );
-        won.extend(returned_keys(db, sql, values).await?);
+        won.extend(returned_keys(db, &sql, values).await?);
     }
     for &i in first.iter().chain(replace.iter().map(|(i, _, _)| i)) {
         if won.contains(&items[i].0) {
@@ -114,46 +117,28 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// `($1, $2, …), ($k, …)` for rows of values, and the values in order.
-fn value_rows(rows: impl Iterator<Item = Vec<sea_orm::Value>>) -> (String, Vec<sea_orm::Value>) {
-    let mut values = Vec::new();
-    let mut tuples = Vec::new();
-    for row in rows {
-        tuples.push(format!("({})", placeholders(values.len() + 1, row.len())));
-        values.extend(row);
-    }
-    (tuples.join(", "), values)
-}
-
 /// The `key` column of the rows a statement returned.
 async fn returned_keys(
     db: &impl ConnectionTrait,
-    sql: String,
-    values: Vec<sea_orm::Value>,
+    sql: &str,
+    values: Vec<Value>,
 ) -> AppResult<Vec<String>> {
     #[derive(FromQueryResult)]
     struct Key {
         key: String,
     }
-    let statement = Statement::from_sql_and_values(db.get_database_backend(), sql, values);
-    Ok(Key::find_by_statement(statement)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|k| k.key)
-        .collect())
+    let keys: Vec<Key> = all(db, sql, values).await?;
+    Ok(keys.into_iter().map(|k| k.key).collect())
 }
 
 /// Forgets notices older than `age_ms` (at worst one is sent again).
 pub async fn forget_older_than(db: &impl ConnectionTrait, age_ms: i64) -> AppResult<u64> {
-    let result = db
-        .execute_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "DELETE FROM notices WHERE sent_at < $1",
-            [(now_ms() - age_ms).into()],
-        ))
-        .await?;
-    Ok(result.rows_affected())
+    execute(
+        db,
+        "DELETE FROM notices WHERE sent_at < $1",
+        vec![(now_ms() - age_ms).into()],
+    )
+    .await
 }
 
 #[cfg(test)]

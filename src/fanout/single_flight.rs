@@ -63,6 +63,9 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
     fn slot(&self, key: &K) -> Slot<V> {
         // Every statement leaves the map whole: a poisoned lock is usable.
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(slot) = slots.get(key) {
+            return slot.clone();
+        }
         slots.entry(key.clone()).or_default().clone()
     }
 }

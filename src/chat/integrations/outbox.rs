@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use super::events::{EventType, parse_list};
 use crate::chat::clock::{now_ms, rfc3339};
-use crate::chat::routing::sql::{all, execute, placeholders};
+use crate::chat::routing::sql::{all, execute, value_rows};
 use crate::chat::{Change, SessionView, users};
 use crate::error::AppResult;
 
@@ -136,11 +136,8 @@ async fn insert<const N: usize>(
     rows: Vec<[Value; N]>,
 ) -> AppResult<()> {
     for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let tuples: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(i * N + 1, N)))
-            .collect();
-        let values: Vec<Value> = chunk.iter().flat_map(|row| row.iter().cloned()).collect();
-        execute(txn, &format!("{into} VALUES {}", tuples.join(", ")), values).await?;
+        let (tuples, values) = value_rows(chunk);
+        execute(txn, &format!("{into} VALUES {tuples}"), values).await?;
     }
     Ok(())
 }

@@ -48,6 +48,16 @@ pub fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
+/// `($1, …, $N), ($N+1, …)` for rows of `N` values each, and the values in
+/// the same order: the `VALUES` of a multi-row statement.
+pub fn value_rows<const N: usize>(rows: &[[Value; N]]) -> (String, Vec<Value>) {
+    let tuples: Vec<String> = (0..rows.len())
+        .map(|i| format!("({})", placeholders(i * N + 1, N)))
+        .collect();
+    let values = rows.iter().flat_map(|row| row.iter().cloned()).collect();
+    (tuples.join(", "), values)
+}
+
 /// The staff users of tenant `$1` who are online: a socket on a node whose
 /// lease (`$2` is now) has not run out.
 pub const ONLINE_IDS: &str = "SELECT p.user_id FROM agent_presence p \
