@@ -374,7 +374,11 @@ function streamUpload(server, user, sessionId, { total, declareLength = false })
         const n = Math.min(chunk.length, end - written);
         const flushed = req.write(n === chunk.length ? chunk : chunk.subarray(0, n));
         written += n;
-        if (!flushed) { req.once('drain', pump); return; }
+        // Back to the event loop between writes: a write the kernel takes at
+        // once completes in process.nextTick, and a pump that went on from
+        // 'drain' there would never let Node read the answer while the
+        // server reads on (it drains a refused body, up to 32 MiB).
+        if (!flushed) { req.once('drain', () => setImmediate(pump)); return; }
       }
       if (!answered && !sentAll) { sentAll = true; req.end(post); }
     };
