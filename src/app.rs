@@ -4,6 +4,7 @@
 //! (actions, fan-out, domain) depends on it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use governor::DefaultKeyedRateLimiter;
 use sea_orm::DatabaseConnection;
@@ -129,6 +130,8 @@ impl<A: Adapter> App<A> {
             open_per_second: config.open_rate_per_second,
             open_burst: config.open_burst,
             catch_up: config.catch_up_limit.max(1),
+            message_linger: (config.message_linger_ms > 0)
+                .then(|| Duration::from_millis(config.message_linger_ms)),
         };
         let read_slots = config.read_concurrency.unwrap_or_else(|| {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -10,6 +10,7 @@ pub mod router;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sea_orm::DatabaseConnection;
@@ -45,6 +46,9 @@ pub struct Limits {
     pub open_burst: u32,
     /// At most this many messages in a join's catch-up.
     pub catch_up: u64,
+    /// How long a busy message writer waits for more messages
+    /// ([`GroupCommit`]); `None`: never.
+    pub message_linger: Option<Duration>,
 }
 
 pub struct Actions {
@@ -82,7 +86,7 @@ impl Actions {
             attachments,
             router: Router::new(db.clone(), routing, fanout.clone()),
             node,
-            writer: GroupCommit::start(db.clone()),
+            writer: GroupCommit::start(db.clone(), limits.message_linger),
             db,
             reads,
             locks: SessionLocks::default(),

@@ -91,6 +91,7 @@ impl Setup {
             open_per_second: 100,
             open_burst: 100,
             catch_up: 3,
+            message_linger: None,
         };
         let files = <crate::config::Cli as clap::Parser>::parse_from(["switchboard"])
             .server

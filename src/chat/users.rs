@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 
 use super::clock::now_ms;
 use super::{Role, SessionView, User, UserRef};
-use crate::batch::{Batcher, shared_failure};
+use crate::batch::{Batcher, Batching, shared_failure};
 use crate::error::AppResult;
 
 /// Records (or refreshes) users from their tokens' claims: one upsert for
@@ -56,7 +56,12 @@ pub struct UserRecorder(Batcher<User, AppResult<()>>);
 
 impl UserRecorder {
     pub fn start(db: DatabaseConnection) -> Self {
-        Self(Batcher::start(1, MAX_BATCH, move |batch: Vec<User>| {
+        let batching = Batching {
+            writers: 1,
+            max: MAX_BATCH,
+            linger: None,
+        };
+        Self(Batcher::start(batching, move |batch: Vec<User>| {
             let db = db.clone();
             async move {
                 let Err(err) = upsert(&db, &batch).await else {

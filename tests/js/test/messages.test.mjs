@@ -209,6 +209,53 @@ describe('sending a message', () => {
   });
 });
 
+describe('with the message writer lingering (--message-linger-ms)', () => {
+  // The writer waits for more messages while they come in steadily: every
+  // guarantee of a batch of one holds for the larger batches it then makes.
+  const srv = useServer({ args: [...generous, '--message-linger-ms', '5'] });
+
+  it('acks a lone message on a quiet server', async () => {
+    const { session, customerSocket, agentSocket } = await activeSession(srv.server);
+    const message = await ok(customerSocket, 'send-message', { sessionId: session.id, content: 'alone' });
+    assert.equal(message.seq, 1);
+    assert.equal((await waitFor(agentSocket, 'new-message')).id, message.id);
+  });
+
+  it('stores many sessions\' concurrent messages once each, numbered without gaps, delivered in seq order, retries and refusals answered alike', async () => {
+    const sessions = await Promise.all(Array.from({ length: 8 }, () => activeSession(srv.server)));
+    const closed = await activeSession(srv.server);
+    await api(srv.server, closed.customer, 'POST', `/api/chat/sessions/${closed.session.id}/close`, { body: {} });
+    for (const { agentSocket } of sessions) drain(agentSocket);
+    const n = 10;
+    const sends = sessions.map(({ session, customerSocket, agentSocket }) => {
+      const all = [];
+      for (let i = 0; i < n; i += 1) {
+        all.push(ok(customerSocket, 'send-message', { sessionId: session.id, content: `c${i}`, clientMessageId: `c-${i}` }));
+        all.push(ok(agentSocket, 'send-message', { sessionId: session.id, content: `a${i}` }));
+      }
+      // A retry sent with the originals: stored once, answered with the original.
+      all.push(ok(customerSocket, 'send-message', { sessionId: session.id, content: 'c0 again', clientMessageId: 'c-0' }));
+      return Promise.all(all);
+    });
+    const refused = expectError(closed.customerSocket, 'session_closed', 'send-message', { sessionId: closed.session.id, content: 'too late' });
+    const acked = await Promise.all(sends);
+    await refused;
+    for (const [k, { session, customer, agentSocket }] of sessions.entries()) {
+      const acks = acked[k];
+      const retry = acks.pop();
+      assert.deepEqual(retry, acks.find((m) => m.clientMessageId === 'c-0'), 'the retry got the original');
+      const seqs = Array.from({ length: 2 * n }, (_, i) => i + 1);
+      assert.deepEqual(acks.map((m) => m.seq).sort((x, y) => x - y), seqs, 'seq 1..n without gaps');
+      const last = acks.reduce((max, m) => (m.seq > max.seq ? m : max));
+      await waitFor(agentSocket, 'new-message', { filter: (m) => m.id === last.id });
+      assert.deepEqual(received(agentSocket, 'new-message').map((m) => m.seq), seqs, 'delivered once each, in seq order');
+      const stored = await listMessages(srv.server, customer, session.id);
+      assert.deepEqual(stored.map((m) => m.id), [...acks].sort((x, y) => x.seq - y.seq).map((m) => m.id), 'stored as acked');
+    }
+    assert.equal((await listMessages(srv.server, closed.customer, closed.session.id)).length, 0, 'nothing stored in the closed session');
+  });
+});
+
 describe('the message length limit', () => {
   const srv = useServer({ args: ['--message-max-length', '10'] });
 
