@@ -19,7 +19,7 @@ use axum::http::{HeaderMap, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -53,7 +53,8 @@ impl Limits {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then waits for
-/// the connections in progress (not upgraded websockets) to finish.
+/// every connection to close, upgraded websockets included (the caller
+/// closes the sockets and bounds the wait).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -98,7 +99,14 @@ pub async fn serve(
                 handle(request, peer, behind_proxy, &limits, &slot, router.clone())
             })
         };
-        let io = TokioIo::new(Tracked { tcp, _slot: slot });
+        let io = TokioIo::new(Tracked {
+            tcp: Some(tcp),
+            _slot: slot,
+            closing: Closing {
+                stopping: stopping.clone(),
+                open: open_rx.clone(),
+            },
+        });
         let (builder, stopping, still_open) = (builder.clone(), stopping.clone(), open_rx.clone());
         tokio::spawn(async move {
             let mut connection = pin!(builder.serve_connection(io, service).with_upgrades());
@@ -261,8 +269,76 @@ impl SlotCell {
 
 /// A TCP stream that keeps its connection's slot for as long as it lives.
 struct Tracked {
-    tcp: TcpStream,
+    /// `None` only once dropped.
+    tcp: Option<TcpStream>,
     _slot: SlotCell,
+    closing: Closing,
+}
+
+/// What a connection needs to close well during shutdown.
+struct Closing {
+    stopping: CancellationToken,
+    /// Held until the connection is closed, websockets included: shutdown
+    /// waits for every receiver.
+    open: watch::Receiver<()>,
+}
+
+/// How long a connection closed during shutdown is read on, at most.
+const LINGER_FOR: Duration = Duration::from_secs(2);
+
+/// The most bytes read from it meanwhile.
+const LINGER_BYTES: usize = 1024 * 1024;
+
+impl Tracked {
+    /// `poll` on the stream (there is one until the connection is dropped).
+    fn on_tcp<T>(
+        &mut self,
+        poll: impl FnOnce(Pin<&mut TcpStream>) -> Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        match self.tcp.as_mut() {
+            Some(tcp) => poll(Pin::new(tcp)),
+            None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+/// A connection closed during shutdown (the sockets closed by the server)
+/// is closed the way nginx's `lingering_close` does: the end of what was
+/// written is signalled (FIN), and what the client still sends is read and
+/// thrown away until it closes too, 2 s or 1 MiB at most. Closed at once
+/// with unread bytes, the kernel would reset it, and a client that was
+/// still writing (its last messages, their acks on the way back) could
+/// lose the acks it had not read yet. Shutdown waits for these closes.
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        let Some(tcp) = self.tcp.take() else { return };
+        if !self.closing.stopping.is_cancelled() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let open = self.closing.open.clone();
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(LINGER_FOR, linger(tcp)).await;
+            drop(open);
+        });
+    }
+}
+
+/// Sends FIN, then reads until the client closes (or `LINGER_BYTES`).
+async fn linger(mut tcp: TcpStream) {
+    if tcp.shutdown().await.is_err() {
+        return;
+    }
+    let mut buf = [0u8; 4096];
+    let mut read = 0;
+    while read < LINGER_BYTES {
+        match tcp.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => read += n,
+        }
+    }
 }
 
 impl AsyncRead for Tracked {
@@ -271,7 +347,7 @@ impl AsyncRead for Tracked {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_read(cx, buf)
+        self.on_tcp(|tcp| tcp.poll_read(cx, buf))
     }
 }
 
@@ -281,7 +357,7 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        self.on_tcp(|tcp| tcp.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -289,19 +365,19 @@ impl AsyncWrite for Tracked {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+        self.on_tcp(|tcp| tcp.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        self.tcp.as_ref().is_some_and(TcpStream::is_write_vectored)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        self.on_tcp(|tcp| tcp.poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        self.on_tcp(|tcp| tcp.poll_shutdown(cx))
     }
 }
 

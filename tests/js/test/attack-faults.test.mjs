@@ -178,7 +178,7 @@ function hasPython() {
 }
 
 describe('stopping the server under load', () => {
-  it('on SIGTERM finishes the events in flight, sends their acks, exits 0; every acked message is stored, no refused one, and one whose ack the closing connection lost is found by its retry', async (t) => {
+  it('on SIGTERM finishes the events in flight, sends their acks, exits 0, and has stored exactly the acked messages; a retry of an unanswered one stores it once', async (t) => {
     const server = await spawnServerFor(t, { args: generous });
     const traffic = await load(server, 2);
     await until(() => acked(traffic.senders).length >= 60, { timeout: 15_000, what: 'traffic flowing' });
@@ -195,7 +195,6 @@ describe('stopping the server under load', () => {
     const ackedIds = new Set(results.flatMap((r) => [...r.ok.keys()]));
     const refusedIds = new Set(results.flatMap((r) => [...r.failed.keys()]));
     const unansweredIds = results.flatMap((r) => [...r.unanswered]);
-    let lost = 0;
     for (const [i, { session, customer, agent }] of traffic.sessions.entries()) {
       const mine = (id) => [`c${i}`, `a${i}`].includes(id.split('-')[0]);
       const stored = await listMessages(server, customer, session.id);
@@ -203,29 +202,24 @@ describe('stopping the server under load', () => {
       for (const id of [...ackedIds].filter(mine)) assert.ok(storedIds.has(id), `acked message ${id} is not stored`);
       for (const id of storedIds) {
         assert.ok(!refusedIds.has(id), `message ${id} was refused with unavailable but stored`);
-        // A message stored without its ack had no answer at all: the server
-        // wrote the ack, but a client still writing when the server closed
-        // its connection can lose what it had not read yet (the kernel
-        // resets a connection closed with unread bytes). Its retry finds it.
-        if (ackedIds.has(id)) continue;
-        assert.ok(unansweredIds.includes(id), `message ${id} is stored but was neither acked nor left unanswered`);
-        lost += 1;
+        // Every stored message was acked, and the client read the ack: the
+        // server closes a connection during shutdown without resetting it
+        // (src/startup/serve.rs, lingering close), so a client still
+        // writing does not lose the acks on their way back.
+        assert.ok(ackedIds.has(id), `message ${id} is stored but its ack never reached the client (${unansweredIds.includes(id) ? 'unanswered' : 'not sent'})`);
       }
       assert.deepEqual(stored.map((m) => m.seq), stored.map((_, k) => k + 1));
-      // Every message left unanswered is retried, as a client does: a stored
-      // one comes back as it was stored, the others are stored now, and
-      // nothing is stored twice.
+      // Every message left unanswered is retried, as a client does: it is
+      // stored now, once.
       const again = { c: await connect(server, customer.token, ws), a: await connect(server, agent.token, ws) };
       for (const id of unansweredIds.filter(mine)) {
-        const original = stored.find((m) => m.clientMessageId === id);
-        const retry = await ok(again[id[0]], 'send-message', { sessionId: session.id, content: `retry of ${id}`, clientMessageId: id });
-        if (original) assert.deepEqual(retry, original, `the retry of ${id} got its stored original`);
+        await ok(again[id[0]], 'send-message', { sessionId: session.id, content: `retry of ${id}`, clientMessageId: id });
+        await ok(again[id[0]], 'send-message', { sessionId: session.id, content: `retry of ${id}`, clientMessageId: id });
       }
       const after = (await listMessages(server, customer, session.id)).map((m) => m.clientMessageId);
       assert.equal(new Set(after).size, after.length, 'a retried message was stored twice');
-      assert.deepEqual(after.length, storedIds.size + unansweredIds.filter(mine).filter((id) => !storedIds.has(id)).length);
+      assert.equal(after.length, storedIds.size + unansweredIds.filter(mine).length);
     }
-    t.diagnostic(`messages stored whose ack the closing connection lost: ${lost}`);
   });
 
   it('on SIGTERM waits for events held up in the database, acks them and exits 0', {
