@@ -123,14 +123,14 @@ impl Application {
             }
             tokio::spawn(axum::serve(listener, router).into_future())
         });
-        let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
+        // Cancelled before the sockets are closed, so that they close
+        // without a reset (`serve::Tracked`).
+        let stopping = tokio_util::sync::CancellationToken::new();
         let mut serve = tokio::spawn(serve::serve(
             self.listener,
             self.router,
             self.limits,
-            async move {
-                let _ = stopped.await;
-            },
+            stopping.clone(),
         ));
         tokio::select! {
             result = &mut serve => {
@@ -141,7 +141,7 @@ impl Application {
             () = shutdown => {}
         }
         tracing::info!("shutting down: finishing events in flight");
-        let _ = stop_accepting.send(());
+        stopping.cancel();
         let grace = self.grace;
         if tokio::time::timeout(grace, self.in_flight.drain())
             .await

@@ -52,24 +52,23 @@ impl Limits {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then waits for
-/// every connection to close, upgraded websockets included (the caller
-/// closes the sockets and bounds the wait).
+/// Serves `router` on `listener` until `stopping` is cancelled, then waits
+/// for every connection to close, upgraded websockets included (the caller
+/// closes the sockets and bounds the wait). Once `stopping` is cancelled
+/// each connection finishes its request in progress and closes, and one
+/// closed from then on closes without a reset ([`Tracked`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
-    shutdown: impl Future<Output = ()>,
+    stopping: CancellationToken,
 ) -> std::io::Result<()> {
-    // Cancelled at shutdown: each connection then finishes its request in
-    // progress and closes. Each holds a receiver of `open` until it ends.
-    let stopping = CancellationToken::new();
+    // Each connection holds a receiver of `open` until it is closed.
     let (open, open_rx) = watch::channel(());
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    let mut shutdown = pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -79,7 +78,7 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = stopping.cancelled() => break,
         };
         let slot = SlotCell::default();
         let behind_proxy = is_trusted(&limits.trusted_proxies, peer.ip());
@@ -129,7 +128,6 @@ pub async fn serve(
         });
     }
     drop(listener);
-    stopping.cancel();
     drop(open_rx);
     open.closed().await;
     Ok(())
