@@ -106,7 +106,7 @@ pub async fn serve(
                 open: open_rx.clone(),
             },
         });
-        let (builder, stopping, still_open) = (builder.clone(), stopping.clone(), open_rx.clone());
+        let (builder, stopping) = (builder.clone(), stopping.clone());
         tokio::spawn(async move {
             let mut connection = pin!(builder.serve_connection(io, service).with_upgrades());
             let mut asked_to_stop = false;
@@ -124,7 +124,6 @@ pub async fn serve(
                     }
                 }
             }
-            drop(still_open);
         });
     }
     drop(listener);
